@@ -1,0 +1,1 @@
+public enum PluginABI { public static let version: Int = 1 }

@@ -1,0 +1,159 @@
+import Foundation
+
+/// The type a configuration key accepts, with the rules that turn text into a typed value.
+public enum ConfigType: Sendable, Hashable {
+    case string
+    /// A string that must be one of the listed choices.
+    case choice([String])
+    case int(ClosedRange<Int>)
+    case bool
+    /// A duration such as `500ms`, `30s`, `15m`, `8h`, `1d`.
+    case duration
+    /// A size in bytes: a plain integer or a number with `KB`, `MB`, `GB`, `KiB`, `MiB`, `GiB`.
+    case byteSize
+    /// A list of strings: a YAML sequence, or comma-separated text in the environment and flags.
+    case stringList
+
+    /// What this type expects, in words for error messages.
+    public var expectation: String {
+        switch self {
+        case .string: "a string"
+        case .choice(let choices): "one of " + choices.joined(separator: ", ")
+        case .int(let range): "an integer from \(range.lowerBound) to \(range.upperBound)"
+        case .bool: "true or false"
+        case .duration: "a duration such as 500ms, 30s, 15m, 8h or 1d"
+        case .byteSize: "a size such as 65536, 64KiB, 10MB or 1GiB"
+        case .stringList: "a list of strings"
+        }
+    }
+
+    /// Parses one scalar. Returns nil when the text does not fit the type.
+    public func parse(scalar text: String) -> ConfigValue? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        switch self {
+        case .string:
+            return .string(text)
+        case .choice(let choices):
+            return choices.contains(trimmed) ? .string(trimmed) : nil
+        case .int(let range):
+            guard let value = Int(trimmed), range.contains(value) else { return nil }
+            return .int(value)
+        case .bool:
+            switch trimmed.lowercased() {
+            case "true", "yes", "on": return .bool(true)
+            case "false", "no", "off": return .bool(false)
+            default: return nil
+            }
+        case .duration:
+            return Self.parseDuration(trimmed).map(ConfigValue.duration)
+        case .byteSize:
+            return Self.parseByteSize(trimmed).map(ConfigValue.int)
+        case .stringList:
+            let items = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return .list(items)
+        }
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [(suffix: String, milliseconds: Int64)] = [
+            ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
+        ]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            let number = text.dropLast(unit.suffix.count)
+            // "5ms" also ends in "s"; the ordering above tries "ms" first, and a number must remain.
+            guard let amount = Int64(number), amount >= 0 else { continue }
+            let (total, overflow) = amount.multipliedReportingOverflow(by: unit.milliseconds)
+            return overflow ? nil : .milliseconds(total)
+        }
+        return nil
+    }
+
+    static func parseByteSize(_ text: String) -> Int? {
+        let units: [(suffix: String, factor: Int)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
+            ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
+        ]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            guard let amount = Int(text.dropLast(unit.suffix.count).trimmingCharacters(in: .whitespaces)), amount >= 0 else {
+                return nil
+            }
+            let (total, overflow) = amount.multipliedReportingOverflow(by: unit.factor)
+            return overflow ? nil : total
+        }
+        guard let plain = Int(text), plain >= 0 else { return nil }
+        return plain
+    }
+}
+
+/// One configuration key: its dotted path, type, default and documentation.
+public struct ConfigKey: Sendable, Hashable {
+    public var path: String
+    public var type: ConfigType
+    public var defaultValue: ConfigValue
+    public var doc: String
+    /// Secret values are redacted in `config show` and never logged.
+    public var isSecret: Bool
+    /// Changing this key takes effect only after a restart; hot reload reports it instead of applying it.
+    public var requiresRestart: Bool
+
+    public init(
+        _ path: String,
+        _ type: ConfigType,
+        default defaultValue: ConfigValue,
+        doc: String,
+        secret: Bool = false,
+        requiresRestart: Bool = false
+    ) {
+        self.path = path
+        self.type = type
+        self.defaultValue = defaultValue
+        self.doc = doc
+        self.isSecret = secret
+        self.requiresRestart = requiresRestart
+    }
+}
+
+/// The whole configuration vocabulary: sections with their documentation, and every key.
+///
+/// The schema is the single source for validation, defaults, `config show`, the commented
+/// `config.yaml` that `swiftlet init` writes and the README configuration reference.
+public struct ConfigSchema: Sendable {
+    public struct Section: Sendable {
+        public var path: String
+        public var doc: String
+    }
+
+    public var sections: [Section]
+    public var keys: [ConfigKey]
+    private let keysByPath: [String: ConfigKey]
+    private let sectionPaths: Set<String>
+
+    public init(sections: [Section], keys: [ConfigKey]) {
+        self.sections = sections
+        self.keys = keys
+        self.keysByPath = Dictionary(keys.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        var prefixes = Set<String>()
+        for key in keys {
+            var parts = key.path.split(separator: ".").dropLast()
+            while !parts.isEmpty {
+                prefixes.insert(parts.joined(separator: "."))
+                parts = parts.dropLast()
+            }
+        }
+        self.sectionPaths = prefixes
+    }
+
+    public func key(_ path: String) -> ConfigKey? { keysByPath[path] }
+
+    public func isSection(_ path: String) -> Bool { sectionPaths.contains(path) }
+
+    /// Names that are valid directly under `parent` ("" for the top level), for "did you mean" hints.
+    public func children(of parent: String) -> [String] {
+        let prefix = parent.isEmpty ? "" : parent + "."
+        var names = Set<String>()
+        for path in keysByPath.keys where path.hasPrefix(prefix) {
+            if let first = path.dropFirst(prefix.count).split(separator: ".").first { names.insert(String(first)) }
+        }
+        return names.sorted()
+    }
+}

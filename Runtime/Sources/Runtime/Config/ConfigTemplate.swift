@@ -1,0 +1,53 @@
+/// Renders human-facing views of the schema: the commented `config.yaml` and the Markdown reference.
+public enum ConfigTemplate {
+    /// A `config.yaml` in which every key is present but commented out with its default and its
+    /// documentation, grouped by section. Uncommenting a line and editing the value is all a user does.
+    public static func render(schema: ConfigSchema) -> String {
+        var lines = [
+            "# swiftlet configuration.",
+            "# Layers, lowest first: built-in defaults < this file < config.d/*.yaml < .env and environment",
+            "# (SWIFTLET_<SECTION>__<KEY>, e.g. SWIFTLET_GATEWAY__PORT=8080) < command-line flags.",
+            "# ${VAR} and ${VAR:-default} expand from the environment and .env. Unknown keys are errors.",
+            "# `swiftlet config validate` checks this file; `swiftlet config show` prints the effective values.",
+        ]
+        var openSections: [String] = []
+        for key in schema.keys {
+            let parts = key.path.split(separator: ".").map(String.init)
+            let sections = Array(parts.dropLast())
+            var common = 0
+            while common < min(sections.count, openSections.count) && sections[common] == openSections[common] { common += 1 }
+            for depth in common..<sections.count {
+                let path = sections[...depth].joined(separator: ".")
+                let indent = String(repeating: "  ", count: depth)
+                if depth == 0 { lines.append("") }
+                if let doc = schema.sections.first(where: { $0.path == path })?.doc { lines.append("\(indent)# \(doc)") }
+                lines.append("\(indent)# \(sections[depth]):")
+            }
+            openSections = sections
+            let indent = String(repeating: "  ", count: sections.count)
+            lines.append("\(indent)#   \(key.doc)")
+            lines.append("\(indent)# \(parts.last!): \(yamlLiteral(key.defaultValue))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A Markdown table of every key for the README.
+    public static func markdownReference(schema: ConfigSchema) -> String {
+        var lines = ["| key | type | default | environment variable | description |", "|---|---|---|---|---|"]
+        for key in schema.keys {
+            var doc = key.doc
+            if key.requiresRestart { doc += " (restart to apply)" }
+            if key.isSecret { doc += " Secret: redacted in output." }
+            lines.append("| `\(key.path)` | \(key.type.expectation) | `\(yamlLiteral(key.defaultValue))` | `\(ConfigResolver.variable(forKeyPath: key.path))` | \(doc) |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func yamlLiteral(_ value: ConfigValue) -> String {
+        switch value {
+        case .string(let text): text.isEmpty || text.contains(":") || text.contains("#") ? "\"\(text)\"" : text
+        case .list(let items): "[" + items.joined(separator: ", ") + "]"
+        default: value.description
+        }
+    }
+}

@@ -1,0 +1,109 @@
+public import Foundation
+public import Logging
+import Synchronization
+
+/// What the routes, the control socket and the services of one running gateway share.
+///
+/// Everything here is either immutable or guarded by a `Mutex`, so it can be reached from any request.
+public final class GatewayState: Sendable {
+    public let workspace: Workspace
+    public let store: any GatewayStore
+    public let authenticator: ControlAuthenticator
+    public let logger: Logger
+    public let logSink: LogSink
+    public let startedAt: Date
+    let configLoader: ConfigLoader
+    private let liveConfig: Mutex<GatewayConfig>
+    private let listeningAddress = Mutex<(host: String, port: Int)?>(nil)
+    private let shutdownHandler = Mutex<(@Sendable () async -> Void)?>(nil)
+    private let reloadCounter = Atomic<Int>(0)
+    let openSockets = Atomic<Int>(0)
+
+    init(
+        workspace: Workspace,
+        config: GatewayConfig,
+        configLoader: ConfigLoader,
+        store: any GatewayStore,
+        authenticator: ControlAuthenticator,
+        logSink: LogSink,
+        startedAt: Date = Date()
+    ) {
+        self.workspace = workspace
+        self.liveConfig = Mutex(config)
+        self.configLoader = configLoader
+        self.store = store
+        self.authenticator = authenticator
+        self.logSink = logSink
+        self.logger = logSink.makeLogger(label: "swiftlet.gateway")
+        self.startedAt = startedAt
+    }
+
+    /// The configuration in force (the last one that validated).
+    public var config: GatewayConfig { liveConfig.withLock { $0 } }
+
+    public var configReloads: Int { reloadCounter.load(ordering: .relaxed) }
+
+    /// Host and port actually bound, once the server listens.
+    public var listening: (host: String, port: Int)? { listeningAddress.withLock { $0 } }
+
+    func markListening(host: String, port: Int) {
+        listeningAddress.withLock { $0 = (host, port) }
+    }
+
+    func setShutdownHandler(_ handler: @escaping @Sendable () async -> Void) {
+        shutdownHandler.withLock { $0 = handler }
+    }
+
+    /// Starts a graceful shutdown: no new connections, in-flight requests finish, the store closes.
+    public func requestShutdown() async {
+        let handler = shutdownHandler.withLock { $0 }
+        await handler?()
+    }
+
+    /// Writes an audit row; a failure to write is logged, never swallowed silently.
+    func audit(_ event: AuditEvent) async {
+        do {
+            try await store.appendAudit(event)
+        } catch {
+            logger.error("audit write failed", metadata: ["event_type": "\(event.eventType)", "error": "\(error)"])
+        }
+    }
+
+    /// Re-reads the configuration. An invalid one is refused and the running one stays.
+    public func reloadConfig(trigger: String, principal: String) async -> ConfigReloadResult {
+        let old = config
+        let result: ConfigReloadResult
+        do {
+            let new = try configLoader.load()
+            if let refusal = BindPolicy.refusal(bind: new.gateway.bind, auth: new.gateway.auth) {
+                throw ConfigError([ConfigIssue(source: new.resolved["gateway.auth"].source, keyPath: "gateway.auth", message: refusal)])
+            }
+            let changed = new.changedKeys(from: old)
+            liveConfig.withLock { $0 = new }
+            try? logSink.update(LogSink.settings(for: new, workspace: workspace))
+            reloadCounter.add(1, ordering: .relaxed)
+            result = .applied(changed: changed.filter { !$0.requiresRestart }.map(\.path), restartRequired: changed.filter(\.requiresRestart).map(\.path))
+        } catch let error as ConfigError {
+            result = .refused(error)
+        } catch {
+            result = .refused(ConfigError([ConfigIssue(source: .defaults, keyPath: "", message: "\(error)")]))
+        }
+        switch result {
+        case .applied(let changed, let restartRequired):
+            logger.notice("configuration reloaded", metadata: ["trigger": "\(trigger)", "changed": "\(changed)", "restart_required": "\(restartRequired)"])
+            await audit(AuditEvent(eventType: "config.reloaded", userID: principal, payload: ["trigger": trigger, "changed": changed.joined(separator: ","), "restart_required": restartRequired.joined(separator: ",")]))
+        case .refused(let error):
+            logger.error("configuration reload refused; the running configuration stays", metadata: ["trigger": "\(trigger)", "errors": "\(error.issues.map(\.description))"])
+            await audit(AuditEvent(eventType: "config.reload_refused", userID: principal, payload: ["trigger": trigger, "errors": error.issues.map(\.description).joined(separator: "\n")]))
+        }
+        return result
+    }
+}
+
+/// The outcome of a configuration reload.
+public enum ConfigReloadResult: Sendable {
+    /// Applied; `changed` took effect, `restartRequired` keys changed but need a restart.
+    case applied(changed: [String], restartRequired: [String])
+    /// Refused with every issue; the previous configuration keeps running.
+    case refused(ConfigError)
+}

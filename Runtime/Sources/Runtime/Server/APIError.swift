@@ -1,0 +1,42 @@
+public import Hummingbird
+import Foundation
+
+/// An error answered as JSON: `{"error": {"code": "...", "message": "..."}}` with the given status.
+public struct APIError: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    public static func unauthorized(_ failure: ControlAuthFailure) -> APIError {
+        APIError(.unauthorized, code: failure.code, message: failure.description, headers: [.wwwAuthenticate: "Bearer realm=\"swiftlet\""])
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(["error": ["code": code, "message": message]]))))
+    }
+}
+
+/// Small helpers for JSON bodies built from plain dictionaries.
+enum JSONBody {
+    static func encode(_ object: Any) -> Data {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+    }
+
+    static func response(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: encode(object))))
+    }
+}

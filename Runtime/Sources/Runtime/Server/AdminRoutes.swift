@@ -1,0 +1,70 @@
+import Foundation
+import Hummingbird
+import Synchronization
+import Logging
+
+extension GatewayRouter {
+    /// The admin API under `/admin/v1`. Every route requires a control token and is audited.
+    static func addAdminRoutes(to router: Router<GatewayRequestContext>, state: GatewayState) {
+        let admin = router.group("admin/v1").add(middleware: ControlAuthMiddleware(state: state))
+
+        admin.get("status") { request, context in
+            await state.auditAdmin("admin.status", request: request, context: context)
+            return JSONBody.response(try await statusBody(state))
+        }
+
+        admin.post("shutdown") { request, context in
+            await state.auditAdmin("admin.shutdown", request: request, context: context)
+            state.logger.notice("shutdown requested through the admin API", metadata: ["principal": "\(context.principal?.id ?? "")"])
+            // The server drains this request before it closes, so the caller still gets its answer.
+            Task { await state.requestShutdown() }
+            return JSONBody.response(["status": "stopping"], status: .accepted)
+        }
+
+        admin.post("config/reload") { request, context in
+            await state.auditAdmin("admin.config.reload", request: request, context: context)
+            switch await state.reloadConfig(trigger: "admin", principal: context.principal?.id ?? "") {
+            case .applied(let changed, let restartRequired):
+                return JSONBody.response(["status": "applied", "changed": changed, "restart_required": restartRequired])
+            case .refused(let error):
+                return JSONBody.response(
+                    ["status": "refused", "error": ["code": "config_invalid", "message": "the new configuration is invalid; the running one stays"], "issues": error.issues.map(\.description)],
+                    status: .unprocessableContent)
+            }
+        }
+
+        admin.get("audit") { request, context in
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
+            let type = request.uri.queryParameters.get("type")
+            guard (1...1000).contains(limit) else { throw APIError(.badRequest, code: "invalid_limit", message: "limit must be between 1 and 1000") }
+            await state.auditAdmin("admin.audit.read", request: request, context: context)
+            let events = try await state.store.auditEvents(type: type, limit: limit)
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            encoder.outputFormatting = .sortedKeys
+            let data = try encoder.encode(["events": events])
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+
+    static func statusBody(_ state: GatewayState) async throws -> [String: Any] {
+        let counts = try await state.store.counts()
+        let config = state.config
+        return [
+            "version": SwiftletVersion.current,
+            "pid": Int(getpid()),
+            "started_at": state.startedAt.formatted(.iso8601),
+            "uptime_seconds": Int(Date().timeIntervalSince(state.startedAt)),
+            "bind": state.listening?.host ?? config.gateway.bind,
+            "port": state.listening?.port ?? config.gateway.port,
+            "workspace": state.workspace.root.path,
+            "store": config.store.backend,
+            "config_reloads": state.configReloads,
+            "open_sockets": state.openSockets.load(ordering: .relaxed),
+            "counts": [
+                "sessions": counts.sessions, "messages": counts.messages,
+                "control_tokens": counts.controlTokens, "audit_events": counts.auditEvents,
+            ],
+        ]
+    }
+}

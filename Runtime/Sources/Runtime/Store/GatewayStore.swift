@@ -1,0 +1,150 @@
+public import Foundation
+
+/// A conversation: one per session key (channel, peer, and later thread and scope rules).
+public struct SessionRecord: Sendable, Codable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case id, key, channel, peer
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    public var id: String
+    public var key: String
+    public var channel: String
+    public var peer: String
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// One entry of a session transcript.
+public struct MessageRecord: Sendable, Codable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case id, role, author, content
+        case messageID = "message_id"
+        case sessionID = "session_id"
+        case createdAt = "created_at"
+    }
+
+    public enum Role: String, Sendable, Codable { case user, assistant, system }
+
+    public var id: Int64?
+    /// Stable id used for tracing and idempotency.
+    public var messageID: String
+    public var sessionID: String
+    public var role: Role
+    /// Who produced the message: a user id, or the responder / model that answered.
+    public var author: String
+    public var content: String
+    public var createdAt: Date
+
+    public init(messageID: String, sessionID: String, role: Role, author: String, content: String, createdAt: Date = Date()) {
+        self.messageID = messageID
+        self.sessionID = sessionID
+        self.role = role
+        self.author = author
+        self.content = content
+        self.createdAt = createdAt
+    }
+}
+
+/// A long-lived control token, stored only as its SHA-256 hash.
+public struct ControlTokenRecord: Sendable, Codable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case id, name
+        case tokenHash = "token_hash"
+        case createdAt = "created_at"
+        case expiresAt = "expires_at"
+        case revokedAt = "revoked_at"
+        case lastUsedAt = "last_used_at"
+    }
+
+    public var id: String
+    public var name: String
+    public var tokenHash: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+    public var lastUsedAt: Date?
+
+    public init(id: String, name: String, tokenHash: String, createdAt: Date = Date(), expiresAt: Date? = nil) {
+        self.id = id
+        self.name = name
+        self.tokenHash = tokenHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// One row of the audit log: who did what, from where.
+public struct AuditEvent: Sendable, Codable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case id, payload
+        case eventType = "event_type"
+        case userID = "user_id"
+        case ipAddress = "ip_address"
+        case userAgent = "user_agent"
+        case createdAt = "created_at"
+    }
+
+    public var id: Int64?
+    public var eventType: String
+    public var userID: String?
+    public var ipAddress: String?
+    public var userAgent: String?
+    /// JSON object text with the event's details.
+    public var payload: String
+    public var createdAt: Date
+
+    public init(
+        eventType: String,
+        userID: String? = nil,
+        ipAddress: String? = nil,
+        userAgent: String? = nil,
+        payload: [String: String] = [:],
+        createdAt: Date = Date()
+    ) {
+        self.eventType = eventType
+        self.userID = userID
+        self.ipAddress = ipAddress
+        self.userAgent = userAgent
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        self.payload = (try? encoder.encode(payload)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        self.createdAt = createdAt
+    }
+}
+
+/// Row counts shown by `swiftlet gateway status`.
+public struct StoreCounts: Sendable, Codable, Equatable {
+    public var sessions: Int
+    public var messages: Int
+    public var controlTokens: Int
+    public var auditEvents: Int
+}
+
+/// Durable state of the gateway. SQLite is the embedded default; a PostgreSQL backend implements the same
+/// protocol for several nodes.
+///
+/// All methods may be called concurrently from any task.
+public protocol GatewayStore: Sendable {
+    /// Returns the session for `key`, creating it when it does not exist yet.
+    func session(key: String, channel: String, peer: String) async throws -> SessionRecord
+    @discardableResult
+    func appendMessage(_ message: MessageRecord) async throws -> MessageRecord
+    /// The latest `limit` messages of a session, oldest first.
+    func messages(sessionID: String, limit: Int) async throws -> [MessageRecord]
+    func countMessages(sessionID: String, role: MessageRecord.Role) async throws -> Int
+
+    func insertControlToken(_ token: ControlTokenRecord) async throws
+    func controlToken(hash: String) async throws -> ControlTokenRecord?
+    func markControlTokenUsed(id: String, at date: Date) async throws
+
+    @discardableResult
+    func appendAudit(_ event: AuditEvent) async throws -> AuditEvent
+    /// Newest first, optionally only one event type.
+    func auditEvents(type: String?, limit: Int) async throws -> [AuditEvent]
+
+    func counts() async throws -> StoreCounts
+    /// Flushes and closes; later calls fail.
+    func close() async throws
+}
