@@ -59,6 +59,9 @@ let package = Package(
             dependencies: [
                 "Runtime",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/RuntimeTests",
             swiftSettings: swiftSettings

@@ -26,7 +26,7 @@ public enum ConfigTemplate {
             openSections = sections
             let indent = String(repeating: "  ", count: sections.count)
             lines.append("\(indent)#   \(key.doc)")
-            lines.append("\(indent)# \(parts.last!): \(yamlLiteral(key.defaultValue))")
+            lines.append("\(indent)# \(parts.last!): \(yamlLiteral(key.defaultValue, type: key.type))")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -38,13 +38,19 @@ public enum ConfigTemplate {
             var doc = key.doc
             if key.requiresRestart { doc += " (restart to apply)" }
             if key.isSecret { doc += " Secret: redacted in output." }
-            lines.append("| `\(key.path)` | \(key.type.expectation) | `\(yamlLiteral(key.defaultValue))` | `\(ConfigResolver.variable(forKeyPath: key.path))` | \(doc) |")
+            lines.append("| `\(key.path)` | \(key.type.expectation) | `\(yamlLiteral(key.defaultValue, type: key.type))` | `\(ConfigResolver.variable(forKeyPath: key.path))` | \(doc) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func yamlLiteral(_ value: ConfigValue) -> String {
-        switch value {
+    /// A value as it would be written in YAML; byte sizes in the largest exact binary unit.
+    static func yamlLiteral(_ value: ConfigValue, type: ConfigType) -> String {
+        if type == .byteSize, case .int(let bytes) = value, bytes > 0 {
+            for (suffix, size) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where bytes % size == 0 {
+                return "\(bytes / size)\(suffix)"
+            }
+        }
+        return switch value {
         case .string(let text): text.isEmpty || text.contains(":") || text.contains("#") ? "\"\(text)\"" : text
         case .list(let items): "[" + items.joined(separator: ", ") + "]"
         default: value.description

@@ -1,0 +1,73 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Talks to a running gateway's admin API for the CLI.
+public struct AdminClient: Sendable {
+    public let baseURL: String
+    let token: String
+
+    public init(baseURL: String, token: String) {
+        self.baseURL = baseURL
+        self.token = token
+    }
+
+    public struct Reply: @unchecked Sendable {
+        // @unchecked: `body` holds only JSONSerialization output (dictionaries, arrays, strings, numbers),
+        // immutable after parsing.
+        public var status: Int
+        public var body: [String: Any]
+    }
+
+    public func get(_ path: String) async throws(AdminClientError) -> Reply {
+        try await send(path, method: .GET)
+    }
+
+    public func post(_ path: String) async throws(AdminClientError) -> Reply {
+        try await send(path, method: .POST)
+    }
+
+    private func send(_ path: String, method: HTTPMethod) async throws(AdminClientError) -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "User-Agent", value: "swiftlet-cli/\(SwiftletVersion.current)")
+        let response: HTTPClientResponse
+        let data: ByteBuffer
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            data = try await response.body.collect(upTo: 4 << 20)
+        } catch {
+            throw AdminClientError.classify(error, url: baseURL)
+        }
+        let body = (try? JSONSerialization.jsonObject(with: Data(data.readableBytesView))) as? [String: Any] ?? [:]
+        let status = Int(response.status.code)
+        if status == 401 {
+            throw .unauthorized((body["error"] as? [String: Any])?["message"] as? String ?? "unauthorized")
+        }
+        return Reply(status: status, body: body)
+    }
+}
+
+public enum AdminClientError: Error, Sendable, CustomStringConvertible {
+    case notRunning(String)
+    case unauthorized(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .notRunning(let url): "no gateway is running at \(url) (connection refused). Start one with `swiftlet gateway start`."
+        case .unauthorized(let message): "the gateway refused the token: \(message)"
+        case .failed(let message): message
+        }
+    }
+
+    static func classify(_ error: any Error, url: String) -> AdminClientError {
+        let text = "\(error)"
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connect(descriptor") {
+            return .notRunning(url)
+        }
+        return .failed("request to \(url) failed: \(text)")
+    }
+}

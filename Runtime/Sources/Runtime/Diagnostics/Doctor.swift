@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+
+/// `swiftlet doctor`: checks what a gateway needs on this machine, each with a fix.
+public enum Doctor {
+    public enum Status: String, Sendable, Codable { case ok, warn, fail }
+
+    public struct Check: Sendable, Codable, Equatable {
+        public var name: String
+        public var status: Status
+        public var detail: String
+        public var fix: String?
+    }
+
+    public static func run(workspace: Workspace, config: Result<GatewayConfig, ConfigError>, environment: [String: String]) async -> [Check] {
+        var checks: [Check] = []
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        checks.append(
+            executable("swift", in: path).map { Check(name: "toolchain", status: .ok, detail: "swift at \($0)") }
+                ?? Check(name: "toolchain", status: .warn, detail: "swift not found on PATH", fix: "install Swift 6.3 to build plugins (the gateway itself runs without it)"))
+        checks.append(
+            executable("bwrap", in: path).map { Check(name: "bwrap", status: .ok, detail: "bubblewrap at \($0)") }
+                ?? Check(name: "bwrap", status: .warn, detail: "bubblewrap not found: skills and isolated plugins cannot be sandboxed", fix: "apt-get install bubblewrap"))
+        checks.append(workspaceCheck(workspace))
+        switch config {
+        case .failure(let error):
+            checks.append(Check(name: "config", status: .fail, detail: error.description, fix: "edit the files named above; `swiftlet config validate` rechecks"))
+        case .success(let config):
+            checks.append(Check(name: "config", status: .ok, detail: "valid (\(ConfigLoader(workspace: workspace).layerFiles().count) file(s))"))
+            checks.append(sqliteCheck(workspace.path(config.store.sqlitePath)))
+            checks.append(await portCheck(config: config, workspace: workspace))
+            if let refusal = BindPolicy.refusal(bind: config.gateway.bind, auth: config.gateway.auth) {
+                checks.append(Check(name: "bind", status: .fail, detail: refusal, fix: "set gateway.auth: token or gateway.bind: 127.0.0.1"))
+            } else {
+                let loopback = BindPolicy.isLoopback(config.gateway.bind)
+                checks.append(Check(name: "bind", status: loopback ? .ok : .warn, detail: loopback ? "loopback only" : "reachable from the network on \(config.gateway.bind), token auth on", fix: loopback ? nil : "put a TLS proxy in front and set gateway.public_url"))
+            }
+        }
+        return checks
+    }
+
+    static func executable(_ name: String, in path: String) -> String? {
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    static func workspaceCheck(_ workspace: Workspace) -> Check {
+        let root = workspace.root.path
+        guard FileManager.default.fileExists(atPath: root) else {
+            return Check(name: "workspace", status: .fail, detail: "\(root) does not exist", fix: "swiftlet init \(root)")
+        }
+        guard FileManager.default.isWritableFile(atPath: root) else {
+            return Check(name: "workspace", status: .fail, detail: "\(root) is not writable by this user", fix: "chown it to this user or choose --workspace")
+        }
+        var loose: [String] = []
+        for url in [workspace.dataDirectory, workspace.configFile, workspace.dotenvFile] {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path), let mode = attributes[.posixPermissions] as? Int else { continue }
+            if mode & 0o077 != 0 { loose.append("\(workspace.displayPath(of: url)) is \(String(mode, radix: 8))") }
+        }
+        if !loose.isEmpty {
+            return Check(name: "workspace", status: .warn, detail: "readable by other users: " + loose.joined(separator: ", "), fix: "chmod 700 data; chmod 600 config.yaml .env")
+        }
+        return Check(name: "workspace", status: .ok, detail: root)
+    }
+
+    static func sqliteCheck(_ url: URL) -> Check {
+        do {
+            let queue = try DatabaseQueue(path: ":memory:")
+            let version = try queue.read { try String.fetchOne($0, sql: "SELECT sqlite_version()") } ?? "?"
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                return Check(name: "sqlite", status: .ok, detail: "SQLite \(version); database will be created at \(url.path)")
+            }
+            var configuration = Configuration()
+            configuration.readonly = true
+            let database = try DatabaseQueue(path: url.path, configuration: configuration)
+            let result = try database.read { try String.fetchOne($0, sql: "PRAGMA quick_check") } ?? "?"
+            let mode = try database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } ?? "?"
+            guard result == "ok" else {
+                return Check(name: "sqlite", status: .fail, detail: "integrity check: \(result)", fix: "restore \(url.path) from a backup")
+            }
+            return Check(name: "sqlite", status: .ok, detail: "SQLite \(version), \(url.lastPathComponent) intact, journal \(mode)")
+        } catch {
+            return Check(name: "sqlite", status: .fail, detail: "cannot open \(url.path): \(error)", fix: "check the file's owner and mode")
+        }
+    }
+
+    static func portCheck(config: GatewayConfig, workspace: Workspace) async -> Check {
+        let host = config.gateway.bind, port = config.gateway.port
+        if port == 0 { return Check(name: "port", status: .ok, detail: "0: a free port is chosen at start") }
+        if let running = RuntimeFile.read(workspace.runtimeFile), kill(pid_t(running.pid), 0) == 0, running.port == port {
+            return Check(name: "port", status: .ok, detail: "\(host):\(port) is held by this workspace's gateway (pid \(running.pid))")
+        }
+        return isFree(host: host, port: port)
+            ? Check(name: "port", status: .ok, detail: "\(host):\(port) is free")
+            : Check(name: "port", status: .fail, detail: "\(host):\(port) is in use by another program", fix: "stop it, or set gateway.port / pass --port")
+    }
+
+    /// Tries to bind the address; SO_REUSEADDR matches what the server does, so TIME_WAIT does not count.
+    static func isFree(host: String, port: Int) -> Bool {
+        let isV6 = host.contains(":")
+        let descriptor = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var yes: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        let address = host == "localhost" ? (isV6 ? "::1" : "127.0.0.1") : host
+        if isV6 {
+            var socketAddress = sockaddr_in6()
+            socketAddress.sin6_family = sa_family_t(AF_INET6)
+            socketAddress.sin6_port = in_port_t(UInt16(port).bigEndian)
+            guard inet_pton(AF_INET6, address, &socketAddress.sin6_addr) == 1 else { return false }
+            return withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+            }
+        }
+        var socketAddress = sockaddr_in()
+        socketAddress.sin_family = sa_family_t(AF_INET)
+        socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, address, &socketAddress.sin_addr) == 1 else { return false }
+        return withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+/// `--workspace`, shared by every command that reads a workspace.
+struct WorkspaceOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Workspace folder (default: $SWIFTLET_HOME, else ~/.swiftlet).", valueName: "dir"))
+    var workspace: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one configuration key, highest precedence (repeatable).", valueName: "key=value"))
+    var settings: [String] = []
+
+    var resolved: Workspace {
+        Workspace.resolve(explicit: workspace, environment: ProcessInfo.processInfo.environment)
+    }
+
+    func overrides(extra: [ConfigOverride] = []) throws -> [ConfigOverride] {
+        let parsed = try settings.map { setting -> ConfigOverride in
+            guard let equals = setting.firstIndex(of: "=") else {
+                throw ValidationError("--set expects key=value, such as --set logging.level=debug")
+            }
+            return ConfigOverride(path: String(setting[..<equals]), value: String(setting[setting.index(after: equals)...]), flag: "--set \(setting[..<equals])")
+        }
+        return parsed + extra
+    }
+
+    /// Loads the configuration or prints every issue and exits with status 2.
+    func loadConfig(extra: [ConfigOverride] = []) throws -> (Workspace, ConfigLoader, GatewayConfig) {
+        let workspace = resolved
+        let loader = ConfigLoader(workspace: workspace, overrides: try overrides(extra: extra))
+        do {
+            return (workspace, loader, try loader.load())
+        } catch {
+            printError(error.description)
+            throw ExitStatus.invalidConfig
+        }
+    }
+}
+
+/// Options for commands that call a running gateway.
+struct ClientOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Gateway URL (default: the running gateway of the workspace, else the configured bind and port).", valueName: "url"))
+    var url: String?
+
+    @Option(help: ArgumentHelp("Control token (default: $SWIFTLET_TOKEN, else a short-lived token signed with the workspace key).", valueName: "token"))
+    var token: String?
+
+    func client(workspace: Workspace, config: GatewayConfig) async throws -> AdminClient {
+        let explicitToken = token ?? ProcessInfo.processInfo.environment["SWIFTLET_TOKEN"]
+        let base = GatewayTarget.baseURL(explicit: url, workspace: workspace, config: config)
+        do {
+            return AdminClient(baseURL: base, token: try await GatewayTarget.token(explicit: explicitToken, workspace: workspace, config: config))
+        } catch {
+            printError("cannot sign a control token with this workspace's key: \(error). Pass --token or set SWIFTLET_TOKEN.")
+            throw ExitStatus.unauthorized
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+}
+
+func printJSON(_ object: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    print(String(data: data, encoding: .utf8) ?? "{}")
+}
+
+/// Maps an admin-client failure to its exit status after printing it.
+func exitStatus(for error: AdminClientError) -> ExitCode {
+    printError(error.description)
+    switch error {
+    case .notRunning: return ExitStatus.notRunning
+    case .unauthorized: return ExitStatus.unauthorized
+    case .failed: return ExitStatus.failure
+    }
+}

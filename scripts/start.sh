@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Command one: install what is missing, build swiftlet (release), and start the gateway on this
+# repository's example workspace (SQLite, web chat), printing the dashboard URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+echo "building swiftlet (release; the first build takes several minutes)..."
+swift build -c release --product swiftlet
+exec .build/release/swiftlet gateway start --workspace "$PWD" --print-dashboard-url "$@"
