@@ -1,4 +1,5 @@
 import Foundation
+import NIOWebSocket
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
@@ -94,13 +95,22 @@ import Testing
         await #expect(throws: (any Error).self) {
             _ = try await Self.converse(gateway, headers: [:], frames: [], expecting: 1)
         }
+        // A browser's cookie from a page on another origin must not open the socket.
+        let session = try await gateway.state.authenticator.signer.issue(scope: .session, subject: "t", lifetime: .seconds(60))
         await #expect(throws: (any Error).self) {
-            _ = try await Self.converse(gateway, headers: [.authorization: "Bearer \(gateway.controlToken)", .origin: "http://evil.example"], frames: [], expecting: 1)
+            _ = try await Self.converse(gateway, headers: [.cookie: "\(ControlAuthenticator.cookieName)=\(session.token)", .origin: "http://evil.example"], frames: [], expecting: 1)
         }
-        let plain = try await gateway.request("/ws", headers: [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")])
+        // The upgrader answers a refused upgrade with a bare 400; without upgrade headers the reason is JSON.
+        let upgrade = try await gateway.request("/ws", headers: [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")])
+        #expect(upgrade.status == 400)
+        let plain = try await gateway.request("/ws")
         #expect(plain.status == 401)
         #expect((plain.json["error"] as? [String: Any])?["code"] as? String == "token_missing")
-        let (frames, _) = try await Self.converse(gateway, headers: [.authorization: "Bearer \(gateway.controlToken)", .origin: "http://127.0.0.1:\(gateway.port)"], frames: [], expecting: 1)
+        let denied = try await gateway.state.store.auditEvents(type: "auth.denied", limit: 10)
+        #expect(denied.count == 4)
+        #expect(denied.contains { $0.payload.contains("origin_refused") })
+
+        let (frames, _) = try await Self.converse(gateway, frames: [], expecting: 1)
         #expect(frames.first?["event"] as? String == "hello")
         #expect(try await gateway.state.store.auditEvents(type: "control.socket.opened", limit: 5).count == 1)
         try await gateway.stop()

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import GRDB
 import NIOHTTP1
 import Testing
@@ -177,7 +178,9 @@ import Testing
     @Test func gracefulShutdownFinishesInFlightRequests() async throws {
         let gateway = try await TestGateway.start()
         let databasePath = gateway.workspace.path("data/swiftlet.sqlite").path
-        let locker = try DatabaseQueue(path: databasePath)
+        var lockerConfiguration = Configuration()
+        lockerConfiguration.allowsUnsafeTransactions = true  // the test holds the write lock across calls on purpose
+        let locker = try DatabaseQueue(path: databasePath, configuration: lockerConfiguration)
         try locker.inDatabase { try $0.execute(sql: "BEGIN IMMEDIATE") }
 
         let inFlight = Task { try await gateway.request("/admin/v1/status", token: gateway.controlToken) }

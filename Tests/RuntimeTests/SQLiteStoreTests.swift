@@ -17,8 +17,8 @@ import Testing
         #expect(try await store.appliedMigrations() == ["v1_sessions_messages", "v2_control_tokens", "v3_audit_log"])
         try await store.close()
         let queue = try DatabaseQueue(path: path)
-        #expect(try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-        let columns = try queue.read { try $0.columns(in: "audit_log").map(\.name) }
+        #expect(try await queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        let columns = try await queue.read { try $0.columns(in: "audit_log").map(\.name) }
         #expect(columns == ["id", "event_type", "user_id", "ip_address", "user_agent", "payload", "created_at"])
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -37,7 +37,7 @@ import Testing
         #expect(try await store.appliedMigrations().count == 3)
         let session = try await store.session(key: "webchat:main", channel: "webchat", peer: "owner")
         #expect(session.id == "s1")
-        try await store.appendAudit(AuditEvent(eventType: "test"))
+        _ = try await store.appendAudit(AuditEvent(eventType: "test"))
         try await store.close()
 
         let reopened = try SQLiteStore(path: path)

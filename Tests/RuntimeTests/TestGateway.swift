@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -44,9 +45,12 @@ final class TestGateway: Sendable {
                 try await gateway.run(handleSignals: false) { endpoint in continuation.yield(endpoint.port) }
                 continuation.finish()
                 return Result<Void, GatewayError>.success(())
-            } catch {
+            } catch let error as GatewayError {
                 continuation.finish()
                 return .failure(error)
+            } catch {
+                continuation.finish()
+                return .failure(.server("\(error)"))
             }
         }
         var iterator = portStream.makeAsyncIterator()

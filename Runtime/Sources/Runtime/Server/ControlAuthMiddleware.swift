@@ -20,7 +20,7 @@ extension GatewayState {
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" { return parts[1].trimmingCharacters(in: .whitespaces) }
-            return ""  // an Authorization header in another scheme is a wrong credential, not a missing one
+            return header  // another scheme (Basic...) is a wrong credential, not a missing one
         }
         return request.cookies[ControlAuthenticator.cookieName]?.value
     }

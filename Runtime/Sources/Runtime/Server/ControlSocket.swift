@@ -14,7 +14,18 @@ enum ControlSocket {
         router.ws(
             "ws",
             shouldUpgrade: { request, context in
-                try checkOrigin(request)
+                // Only a cookie rides along on its own; a client that sends Authorization chose to.
+                if request.headers[.authorization] == nil {
+                    do {
+                        try checkOrigin(request)
+                    } catch {
+                        await state.audit(
+                            AuditEvent(
+                                eventType: "auth.denied", ipAddress: context.clientIP, userAgent: request.headers[.userAgent],
+                                payload: ["reason": "origin_refused", "origin": request.headers[.origin] ?? "", "path": request.uri.path]))
+                        throw error
+                    }
+                }
                 let principal = try await state.authenticate(request, context: context)
                 let sessionName = request.uri.queryParameters.get("session") ?? "main"
                 guard isValidSessionName(sessionName) else {
@@ -37,8 +48,8 @@ enum ControlSocket {
         (1...64).contains(name.count) && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
-    /// Browsers send `Origin` on WebSocket upgrades and cookies ride along; a page on another site must not
-    /// be able to drive the gateway with the user's cookie.
+    /// Browsers send `Origin` on WebSocket upgrades and the session cookie rides along; a page on another
+    /// origin (another site, or another port of this host) must not drive the gateway with the user's cookie.
     static func checkOrigin(_ request: Request) throws {
         guard let origin = request.headers[.origin] else { return }
         let host = request.head.authority ?? ""

@@ -108,7 +108,7 @@ public struct AuditEvent: Sendable, Codable, Equatable {
         self.ipAddress = ipAddress
         self.userAgent = userAgent
         let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         self.payload = (try? encoder.encode(payload)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
         self.createdAt = createdAt
     }

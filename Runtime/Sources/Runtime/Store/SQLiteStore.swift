@@ -60,6 +60,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    @discardableResult
     public func appendMessage(_ message: MessageRecord) async throws -> MessageRecord {
         try await pool.write { db in
             var row = MessageRow(record: message)
@@ -96,6 +97,7 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    @discardableResult
     public func appendAudit(_ event: AuditEvent) async throws -> AuditEvent {
         try await pool.write { db in
             var row = AuditRow(record: event)
