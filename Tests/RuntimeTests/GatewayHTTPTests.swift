@@ -51,6 +51,7 @@ import Testing
         #expect(ok.status == 200)
         #expect(ok.json["port"] as? Int == gateway.port)
         #expect(ok.json["version"] as? String == SwiftletVersion.current)
+        #expect(ok.json["plugin_abi"] as? Int == 1)
 
         let denied = try await gateway.state.store.auditEvents(type: "auth.denied", limit: 10)
         #expect(denied.count == 4)

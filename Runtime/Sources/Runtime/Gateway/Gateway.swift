@@ -162,9 +162,14 @@ struct StoreService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
-        state.logger.notice("gateway stopped; closing the store")
-        try await state.store.close()
+        // Runs even when the group is cancelled (a failed start): an unstructured task is not cancelled with
+        // this one, so the last audit row is written and the store is closed cleanly in every case.
+        let state = self.state
+        try await Task {
+            await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
+            state.logger.notice("gateway stopped; closing the store")
+            try await state.store.close()
+        }.value
     }
 }
 

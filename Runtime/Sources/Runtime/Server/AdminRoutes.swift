@@ -1,4 +1,5 @@
 import Foundation
+import PluginAPI
 import Hummingbird
 import Synchronization
 import Logging
@@ -52,6 +53,7 @@ extension GatewayRouter {
         let config = state.config
         return [
             "version": SwiftletVersion.current,
+            "plugin_abi": Int(PluginABI.version),
             "pid": Int(getpid()),
             "started_at": state.startedAt.formatted(.iso8601),
             "uptime_seconds": Int(Date().timeIntervalSince(state.startedAt)),
