@@ -81,8 +81,7 @@ struct GatewayCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let (workspace, _, config) = try options.loadConfig()
-            let admin = try await client.client(workspace: workspace, config: config)
+            let admin = try await client.connect(options)
             let reply: AdminClient.Reply
             do {
                 reply = try await admin.get("/admin/v1/status")
@@ -118,16 +117,11 @@ struct GatewayCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            let (workspace, _, config) = try options.loadConfig()
-            let admin = try await client.client(workspace: workspace, config: config)
-            do {
-                let reply = try await admin.post("/admin/v1/shutdown")
-                guard reply.status == 202 else {
-                    printError("stop failed with HTTP \(reply.status)")
-                    throw ExitStatus.failure
-                }
-            } catch let error as AdminClientError {
-                throw exitStatus(for: error)
+            let admin = try await client.connect(options)
+            let reply = try await client.send(admin, post: "/admin/v1/shutdown")
+            guard reply.status == 202 else {
+                printError("stop failed with HTTP \(reply.status)")
+                throw ExitStatus.failure
             }
             // Wait until the port stops answering so scripts can rely on "stopped" meaning stopped.
             for _ in 0..<100 {
@@ -151,14 +145,8 @@ struct GatewayCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
 
         func run() async throws {
-            let (workspace, _, config) = try options.loadConfig()
-            let admin = try await client.client(workspace: workspace, config: config)
-            let reply: AdminClient.Reply
-            do {
-                reply = try await admin.post("/admin/v1/config/reload")
-            } catch {
-                throw exitStatus(for: error)
-            }
+            let admin = try await client.connect(options)
+            let reply = try await client.send(admin, post: "/admin/v1/config/reload")
             if reply.status == 200 {
                 print("configuration applied; changed: \(reply.body["changed"] ?? []); needs restart: \(reply.body["restart_required"] ?? [])")
             } else {

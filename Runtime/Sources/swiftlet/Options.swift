@@ -45,6 +45,21 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Control token (default: $SWIFTLET_TOKEN, else a short-lived token signed with the workspace key).", valueName: "token"))
     var token: String?
 
+    /// Loads the workspace configuration and connects to its gateway.
+    func connect(_ options: WorkspaceOptions) async throws -> AdminClient {
+        let (workspace, _, config) = try options.loadConfig()
+        return try await client(workspace: workspace, config: config)
+    }
+
+    /// Sends one admin request; an unreachable gateway or a refused token is printed and becomes its exit code.
+    func send(_ admin: AdminClient, post path: String) async throws -> AdminClient.Reply {
+        do {
+            return try await admin.post(path)
+        } catch {
+            throw exitStatus(for: error)
+        }
+    }
+
     func client(workspace: Workspace, config: GatewayConfig) async throws -> AdminClient {
         let explicitToken = token ?? ProcessInfo.processInfo.environment["SWIFTLET_TOKEN"]
         let base = GatewayTarget.baseURL(explicit: url, workspace: workspace, config: config)

@@ -22,8 +22,7 @@ public enum GatewayTarget {
 
     /// The dashboard signing key of a workspace, creating it when the gateway has not run yet.
     public static func signingKey(workspace: Workspace, config: GatewayConfig) throws -> String {
-        if let configured = config.control.signingKey { return configured }
-        try workspace.prepareStateDirectories()
-        return try SigningKeyFile.loadOrCreate(at: workspace.dataDirectory.appendingPathComponent("control.key"))
+        if config.control.signingKey == nil { try workspace.prepareStateDirectories() }
+        return try SigningKeyFile.key(for: config, in: workspace)
     }
 }

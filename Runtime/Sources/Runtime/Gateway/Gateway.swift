@@ -51,7 +51,7 @@ public final class Gateway: Sendable {
         }
         let signingKey: String
         do {
-            signingKey = try config.control.signingKey ?? SigningKeyFile.loadOrCreate(at: workspace.dataDirectory.appendingPathComponent("control.key"))
+            signingKey = try SigningKeyFile.key(for: config, in: workspace)
         } catch {
             throw .workspace("\(error)")
         }

@@ -32,6 +32,8 @@ public struct Workspace: Sendable, Equatable {
     public var knowledgeDirectory: URL { root.appendingPathComponent("knowledge") }
     public var dataDirectory: URL { root.appendingPathComponent("data") }
     public var logsDirectory: URL { root.appendingPathComponent("logs") }
+    /// The generated key that signs dashboard and session tokens (unless `control.signing_key` is set).
+    public var signingKeyFile: URL { dataDirectory.appendingPathComponent("control.key") }
     /// Written while a gateway runs, so the CLI finds its port without guessing.
     public var runtimeFile: URL { dataDirectory.appendingPathComponent("gateway.json") }
 
