@@ -13,6 +13,8 @@ let package = Package(
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .executable(name: "swiftlet-fake-provider", targets: ["swiftlet-fake-provider"]),
+        .executable(name: "swiftlet-load", targets: ["swiftlet-load"]),
     ],
     dependencies: [
         .package(path: "PluginAPI"),
@@ -55,10 +57,41 @@ let package = Package(
             path: "Runtime/Sources/swiftlet",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FakeProviders",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/Sources/FakeProviders",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swiftlet-fake-provider",
+            dependencies: [
+                "FakeProviders",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/Sources/FakeProviderServer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swiftlet-load",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ],
+            path: "bench/Sources/LoadDriver",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RuntimeTests",
             dependencies: [
                 "Runtime",
+                "FakeProviders",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

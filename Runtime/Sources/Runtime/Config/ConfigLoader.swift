@@ -53,6 +53,8 @@ public struct ConfigLoader: Sendable {
         let dotenv = FileManager.default.fileExists(atPath: workspace.dotenvFile.path) ? read(workspace.dotenvFile) : nil
         guard unreadable.isEmpty else { throw ConfigError(unreadable) }
         let resolved = try resolver.resolve(files: files, dotenv: dotenv, environment: environment, overrides: overrides)
+        let issues = GatewayConfig.crossKeyIssues(resolved)
+        guard issues.isEmpty else { throw ConfigError(issues) }
         return GatewayConfig(resolved)
     }
 }

@@ -48,6 +48,24 @@ public struct ResolvedConfig: Sendable {
         guard case .list(let value) = self[path].value else { preconditionFailure("\(path) is not a list") }
         return value
     }
+
+    /// Names of the entries of a collection, such as the configured providers, sorted.
+    public func entryNames(_ collection: String) -> [String] {
+        let prefix = collection + "."
+        var names = Set<String>()
+        for path in values.keys where path.hasPrefix(prefix) {
+            if let name = path.dropFirst(prefix.count).split(separator: ".").first { names.insert(String(name)) }
+        }
+        return names.sorted()
+    }
+
+    /// Every concrete key: plain keys in schema order, then each collection's entries with their keys.
+    public var concreteKeys: [ConfigKey] {
+        schema.keys.filter { !$0.isPattern }
+            + schema.collections.flatMap { collection in
+                entryNames(collection).flatMap { schema.entryKeys(collection: collection, name: $0) }
+            }
+    }
 }
 
 /// Merges configuration layers into one validated configuration, collecting every issue.
@@ -82,7 +100,8 @@ public struct ConfigResolver: Sendable {
         overrides: [ConfigOverride] = []
     ) throws(ConfigError) -> ResolvedConfig {
         var issues: [ConfigIssue] = []
-        var values = Dictionary(uniqueKeysWithValues: schema.keys.map { ($0.path, ResolvedConfigValue(value: $0.defaultValue, source: .defaults)) })
+        var values = Dictionary(
+            uniqueKeysWithValues: schema.keys.filter { !$0.isPattern }.map { ($0.path, ResolvedConfigValue(value: $0.defaultValue, source: .defaults)) })
 
         var dotenvFile = DotEnvFile(entries: [])
         if let dotenv {
@@ -116,6 +135,15 @@ public struct ConfigResolver: Sendable {
         }
 
         guard issues.isEmpty else { throw ConfigError(issues) }
+        // A named entry mentioned in any layer gets every key of its pattern, defaults included.
+        let mentioned = ResolvedConfig(schema: schema, values: values)
+        for collection in schema.collections {
+            for name in mentioned.entryNames(collection) {
+                for key in schema.entryKeys(collection: collection, name: name) where values[key.path] == nil {
+                    values[key.path] = ResolvedConfigValue(value: key.defaultValue, source: .defaults)
+                }
+            }
+        }
         return ResolvedConfig(schema: schema, values: values)
     }
 

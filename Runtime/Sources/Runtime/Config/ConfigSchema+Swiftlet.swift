@@ -10,6 +10,14 @@ extension ConfigSchema {
             .init(path: "store.sqlite", doc: "The embedded SQLite database (WAL mode)."),
             .init(path: "channels", doc: "Chat channels."),
             .init(path: "channels.webchat", doc: "The built-in web chat served at / over the control WebSocket."),
+            .init(path: "providers", doc: "Model providers, one entry per account or server. The entry name is used in model refs: providers.openai + model gpt-4o-mini is openai/gpt-4o-mini."),
+            .init(path: "providers.*", doc: "One provider (name: lower-case letters, digits, _)."),
+            .init(path: "agent", doc: "The assistant: which models answer, its persona, its tool loop and its context budget."),
+            .init(path: "router", doc: "Model failover: retries, backoff and the per-provider circuit breaker."),
+            .init(path: "sessions", doc: "How conversations are keyed, reset and run (one ordered lane per session)."),
+            .init(path: "outbox", doc: "Durable reply delivery: retries with backoff, idempotency keys."),
+            .init(path: "api", doc: "HTTP APIs for other programs."),
+            .init(path: "api.openai", doc: "OpenAI-compatible /v1/chat/completions and /v1/models, with Bearer auth (control tokens)."),
         ],
         keys: [
             ConfigKey(
@@ -74,6 +82,10 @@ extension ConfigSchema {
                 "store.sqlite.busy_timeout", .duration, default: .duration(.seconds(5)),
                 doc: "How long a writer waits for a lock held by another process (the CLI, a second gateway).",
                 requiresRestart: true),
+            ConfigKey(
+                "store.sqlite.synchronous", .choice(["normal", "full"]), default: .string("normal"),
+                doc: "normal: every acknowledged message survives a crash or kill of the gateway; full: also a power cut (an fsync per commit, slower).",
+                requiresRestart: true),
             ConfigKey("channels.webchat.enabled", .bool, default: .bool(true), doc: "Serve the web chat at /."),
             ConfigKey(
                 "channels.webchat.max_message_size", .byteSize, default: .int(16 << 10),
@@ -85,6 +97,91 @@ extension ConfigSchema {
             ConfigKey(
                 "channels.webchat.history_limit", .int(1...1000), default: .int(50),
                 doc: "Messages returned by chat.history."),
+            ConfigKey(
+                "providers.*.kind", .choice(["openai", "anthropic", "ollama"]), default: .string("openai"),
+                doc: "Wire format: openai (Chat Completions: OpenAI, vLLM, llama.cpp, LM Studio, DeepSeek, OpenRouter, Ollama /v1), anthropic (Messages), ollama (native /api/chat)."),
+            ConfigKey(
+                "providers.*.base_url", .string, default: .string(""),
+                doc: "API base URL. Empty: https://api.openai.com/v1, https://api.anthropic.com or http://127.0.0.1:11434 by kind."),
+            ConfigKey(
+                "providers.*.api_key", .string, default: .string(""),
+                doc: "API key, usually ${OPENAI_API_KEY} or the like. Never logged.", secret: true),
+            ConfigKey(
+                "providers.*.context_window", .int(512...10_000_000), default: .int(32_768),
+                doc: "Tokens the provider's models accept (prompt + answer); the context budget is derived from it."),
+            ConfigKey(
+                "providers.*.connect_timeout", .duration, default: .duration(.seconds(10)),
+                doc: "Time to open the connection."),
+            ConfigKey(
+                "providers.*.first_token_timeout", .duration, default: .duration(.seconds(60)),
+                doc: "Time from the request to the first streamed token (or the whole answer when not streaming)."),
+            ConfigKey(
+                "providers.*.idle_timeout", .duration, default: .duration(.seconds(30)),
+                doc: "Longest silence between two chunks of a streamed answer."),
+            ConfigKey(
+                "providers.*.total_timeout", .duration, default: .duration(.seconds(300)),
+                doc: "Longest time for one whole call."),
+            ConfigKey(
+                "agent.models", .stringList, default: .list([]),
+                doc: "Ordered model refs provider/model, e.g. [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]. Empty: every message is answered with a note that no model is configured."),
+            ConfigKey(
+                "agent.strategy", .choice(["fallback", "round-robin"]), default: .string("fallback"),
+                doc: "fallback: always try models in order; round-robin: rotate the first choice per call, the rest stay fallbacks."),
+            ConfigKey(
+                "agent.name", .string, default: .string("swiftlet"),
+                doc: "The agent's name; the OpenAI-compatible API lists it as a model."),
+            ConfigKey(
+                "agent.persona_file", .string, default: .string("PERSONA.md"),
+                doc: "System prompt file, relative to the workspace; a built-in prompt is used when it is missing."),
+            ConfigKey(
+                "agent.max_output_tokens", .int(16...1_000_000), default: .int(2048),
+                doc: "Largest answer requested from the model per call."),
+            ConfigKey(
+                "agent.max_tool_iterations", .int(1...100), default: .int(8),
+                doc: "Model calls per turn when the model keeps calling tools; then the turn ends with what it has."),
+            ConfigKey(
+                "agent.compaction_threshold", .int(10...95), default: .int(75),
+                doc: "Percent of the context budget at which older turns are summarised by the model."),
+            ConfigKey(
+                "agent.keep_recent_messages", .int(2...1000), default: .int(8),
+                doc: "Newest messages always kept word for word when older ones are compacted."),
+            ConfigKey(
+                "router.max_attempts", .int(1...20), default: .int(3),
+                doc: "Tries per model for retryable faults (429, 5xx, timeouts, connection errors) before the next model."),
+            ConfigKey(
+                "router.backoff_base", .duration, default: .duration(.milliseconds(500)),
+                doc: "First retry delay; doubled per attempt with full jitter. A Retry-After header wins when longer."),
+            ConfigKey(
+                "router.backoff_max", .duration, default: .duration(.seconds(20)),
+                doc: "Longest retry delay, Retry-After included: a longer Retry-After moves on to the next model."),
+            ConfigKey(
+                "router.breaker_threshold", .int(1...100), default: .int(5),
+                doc: "Consecutive failed calls that open a provider's circuit breaker."),
+            ConfigKey(
+                "router.breaker_cooldown", .duration, default: .duration(.seconds(30)),
+                doc: "How long an open breaker skips its provider before one trial call."),
+            ConfigKey(
+                "sessions.dm_scope", .choice(["main", "per-peer", "per-channel-peer"]), default: .string("per-channel-peer"),
+                doc: "Direct messages: one shared main session, one per peer across channels, or one per channel and peer. Groups and threads always get their own."),
+            ConfigKey(
+                "sessions.idle_reset", .duration, default: .duration(.zero),
+                doc: "Start a fresh session after this long without messages; 0 never."),
+            ConfigKey(
+                "sessions.daily_reset_hour", .int(-1...23), default: .int(-1),
+                doc: "Start fresh sessions each day at this local hour; -1 never."),
+            ConfigKey(
+                "sessions.max_concurrency", .int(1...100_000), default: .int(256),
+                doc: "Turns running at once across all sessions (each session is always one at a time, in order).",
+                requiresRestart: true),
+            ConfigKey(
+                "outbox.max_attempts", .int(1...100), default: .int(10),
+                doc: "Delivery attempts per reply before it is marked failed (visible in swiftlet trace)."),
+            ConfigKey(
+                "outbox.retry_base", .duration, default: .duration(.seconds(1)),
+                doc: "First delivery retry delay, doubled per attempt up to 5 minutes."),
+            ConfigKey(
+                "api.openai.enabled", .bool, default: .bool(false),
+                doc: "Serve POST /v1/chat/completions and GET /v1/models (Bearer control token)."),
         ]
     )
 }

@@ -86,6 +86,9 @@ public enum ConfigType: Sendable, Hashable {
 }
 
 /// One configuration key: its dotted path, type, default and documentation.
+///
+/// A path segment `*` makes the key a pattern for named entries, such as `providers.*.kind`: the user
+/// picks the name (`providers.openai.kind`) and every entry gets the pattern's keys and defaults.
 public struct ConfigKey: Sendable, Hashable {
     public var path: String
     public var type: ConfigType
@@ -95,6 +98,15 @@ public struct ConfigKey: Sendable, Hashable {
     public var isSecret: Bool
     /// Changing this key takes effect only after a restart; hot reload reports it instead of applying it.
     public var requiresRestart: Bool
+
+    /// Characters a user-chosen entry name may use; they also have to survive the trip through an
+    /// environment variable name (`SWIFTLET_PROVIDERS__LOCAL_LLM__BASE_URL`).
+    public static func isValidEntryName(_ name: some StringProtocol) -> Bool {
+        (1...64).contains(name.count) && name.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" }
+    }
+
+    /// True for a pattern key with a `*` segment.
+    public var isPattern: Bool { path.split(separator: ".").contains("*") }
 
     public init(
         _ path: String,
@@ -143,17 +155,63 @@ public struct ConfigSchema: Sendable {
         self.sectionPaths = prefixes
     }
 
-    public func key(_ path: String) -> ConfigKey? { keysByPath[path] }
+    /// The key for a concrete path; a pattern key comes back with the entry name filled in.
+    public func key(_ path: String) -> ConfigKey? {
+        if let key = keysByPath[path] { return key }
+        guard let pattern = patternPath(for: path), var key = keysByPath[pattern] else { return nil }
+        key.path = path
+        return key
+    }
 
-    public func isSection(_ path: String) -> Bool { sectionPaths.contains(path) }
+    public func isSection(_ path: String) -> Bool {
+        sectionPaths.contains(path) || patternPath(for: path).map(sectionPaths.contains) == true
+    }
+
+    /// True when `path` is a collection of named entries, such as `providers`.
+    public func isCollection(_ path: String) -> Bool { sectionPaths.contains(path + ".*") }
 
     /// Names that are valid directly under `parent` ("" for the top level), for "did you mean" hints.
     public func children(of parent: String) -> [String] {
+        let parent = patternPath(for: parent) ?? parent
         let prefix = parent.isEmpty ? "" : parent + "."
         var names = Set<String>()
         for path in keysByPath.keys where path.hasPrefix(prefix) {
-            if let first = path.dropFirst(prefix.count).split(separator: ".").first { names.insert(String(first)) }
+            if let first = path.dropFirst(prefix.count).split(separator: ".").first, first != "*" { names.insert(String(first)) }
         }
         return names.sorted()
+    }
+
+    /// `providers.openai.kind` → `providers.*.kind` when such a pattern exists (entry names must be valid).
+    func patternPath(for path: String) -> String? {
+        let parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        for index in parts.indices where index > 0 {
+            let collection = parts[..<index].joined(separator: ".")
+            guard sectionPaths.contains(collection + ".*"), ConfigKey.isValidEntryName(parts[index]) else { continue }
+            var replaced = parts
+            replaced[index] = "*"
+            let candidate = replaced.joined(separator: ".")
+            if keysByPath[candidate] != nil || sectionPaths.contains(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The concrete keys of one named entry: `entryKeys(collection: "providers", name: "openai")`.
+    public func entryKeys(collection: String, name: String) -> [ConfigKey] {
+        let prefix = collection + ".*."
+        return keys.filter { $0.path.hasPrefix(prefix) }.map { key in
+            var concrete = key
+            concrete.path = collection + "." + name + "." + key.path.dropFirst(prefix.count)
+            return concrete
+        }
+    }
+
+    /// Collections of named entries (`providers`), in schema order.
+    public var collections: [String] {
+        var seen: [String] = []
+        for key in keys where key.isPattern {
+            let collection = key.path.components(separatedBy: ".*.").first ?? key.path
+            if !seen.contains(collection) { seen.append(collection) }
+        }
+        return seen
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Renders human-facing views of the schema: the commented `config.yaml` and the Markdown reference.
 public enum ConfigTemplate {
     /// A `config.yaml` in which every key is present but commented out with its default and its
@@ -21,7 +23,7 @@ public enum ConfigTemplate {
                 let indent = String(repeating: "  ", count: depth)
                 if depth == 0 { lines.append("") }
                 if let doc = schema.sections.first(where: { $0.path == path })?.doc { lines.append("\(indent)# \(doc)") }
-                lines.append("\(indent)# \(sections[depth]):")
+                lines.append("\(indent)# \(sections[depth] == "*" ? "<name>" : sections[depth]):")
             }
             openSections = sections
             let indent = String(repeating: "  ", count: sections.count)
@@ -38,7 +40,7 @@ public enum ConfigTemplate {
             var doc = key.doc
             if key.requiresRestart { doc += " (restart to apply)" }
             if key.isSecret { doc += " Secret: redacted in output." }
-            lines.append("| `\(key.path)` | \(key.type.expectation) | `\(yamlLiteral(key.defaultValue, type: key.type))` | `\(ConfigResolver.variable(forKeyPath: key.path))` | \(doc) |")
+            lines.append("| `\(key.path.replacingOccurrences(of: "*", with: "<name>"))` | \(key.type.expectation) | `\(yamlLiteral(key.defaultValue, type: key.type))` | `\(ConfigResolver.variable(forKeyPath: key.path).replacingOccurrences(of: "*", with: "<NAME>"))` | \(doc) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -7,7 +7,7 @@ public enum ConfigView {
     }
 
     public static func rows(_ config: ResolvedConfig) -> [Row] {
-        config.schema.keys.map { key in
+        config.concreteKeys.map { key in
             let resolved = config[key.path]
             let value: String
             if key.isSecret, case .string(let text) = resolved.value, !text.isEmpty {

@@ -38,6 +38,7 @@ public struct GatewayConfig: Sendable {
         public var backend: String
         public var sqlitePath: String
         public var busyTimeout: Duration
+        public var synchronous: String
     }
 
     public struct WebChat: Sendable, Equatable {
@@ -47,7 +48,34 @@ public struct GatewayConfig: Sendable {
         public var historyLimit: Int
     }
 
+    public struct Agent: Sendable, Equatable {
+        public var models: [ModelRef]
+        public var name: String
+        public var personaFile: String
+        public var maxOutputTokens: Int
+        public var maxToolIterations: Int
+        public var compactionThreshold: Int
+        public var keepRecentMessages: Int
+    }
+
+    public struct Sessions: Sendable, Equatable {
+        public var dmScope: DirectMessageScope
+        public var reset: ResetPolicy
+        public var maxConcurrency: Int
+    }
+
+    public struct Outbox: Sendable, Equatable {
+        public var maxAttempts: Int
+        public var retryBase: Duration
+    }
+
     public var gateway: Gateway
+    public var providers: [ProviderSettings]
+    public var agent: Agent
+    public var route: RoutePolicy
+    public var sessions: Sessions
+    public var outbox: Outbox
+    public var openAIAPI: Bool
     public var control: Control
     public var logging: Logging
     public var store: Store
@@ -81,16 +109,59 @@ public struct GatewayConfig: Sendable {
         store = Store(
             backend: v.string("store.backend"),
             sqlitePath: v.string("store.sqlite.path"),
-            busyTimeout: v.duration("store.sqlite.busy_timeout"))
+            busyTimeout: v.duration("store.sqlite.busy_timeout"),
+            synchronous: v.string("store.sqlite.synchronous"))
         webchat = WebChat(
             enabled: v.bool("channels.webchat.enabled"),
             maxMessageSize: v.int("channels.webchat.max_message_size"),
             maxFrameSize: v.int("channels.webchat.max_frame_size"),
             historyLimit: v.int("channels.webchat.history_limit"))
+        providers = v.entryNames("providers").map { name in
+            let key = { (field: String) in "providers.\(name).\(field)" }
+            return ProviderSettings(
+                name: name, kind: ProviderSettings.Kind(rawValue: v.string(key("kind"))) ?? .openai, baseURL: v.string(key("base_url")),
+                apiKey: v.string(key("api_key")), contextWindow: v.int(key("context_window")),
+                timeouts: ProviderTimeouts(
+                    connect: v.duration(key("connect_timeout")), firstToken: v.duration(key("first_token_timeout")), idle: v.duration(key("idle_timeout")),
+                    total: v.duration(key("total_timeout"))))
+        }
+        agent = Agent(
+            models: v.list("agent.models").compactMap(ModelRef.init), name: v.string("agent.name"), personaFile: v.string("agent.persona_file"),
+            maxOutputTokens: v.int("agent.max_output_tokens"), maxToolIterations: v.int("agent.max_tool_iterations"),
+            compactionThreshold: v.int("agent.compaction_threshold"), keepRecentMessages: v.int("agent.keep_recent_messages"))
+        route = RoutePolicy(
+            strategy: RoutePolicy.Strategy(rawValue: v.string("agent.strategy")) ?? .fallback, maxAttempts: v.int("router.max_attempts"),
+            backoffBase: v.duration("router.backoff_base"), backoffMax: v.duration("router.backoff_max"), breakerThreshold: v.int("router.breaker_threshold"),
+            breakerCooldown: v.duration("router.breaker_cooldown"))
+        sessions = Sessions(
+            dmScope: DirectMessageScope(rawValue: v.string("sessions.dm_scope")) ?? .perChannelPeer,
+            reset: ResetPolicy(idle: v.duration("sessions.idle_reset"), dailyHour: v.int("sessions.daily_reset_hour")),
+            maxConcurrency: v.int("sessions.max_concurrency"))
+        outbox = Outbox(maxAttempts: v.int("outbox.max_attempts"), retryBase: v.duration("outbox.retry_base"))
+        openAIAPI = v.bool("api.openai.enabled")
+    }
+
+    /// Rules that span keys: every model ref names a configured provider.
+    public static func crossKeyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
+        let providers = Set(resolved.entryNames("providers"))
+        let models = resolved["agent.models"]
+        return resolved.list("agent.models").compactMap { text in
+            guard let ref = ModelRef(text) else {
+                return ConfigIssue(source: models.source, keyPath: "agent.models", message: "'\(text)' is not a model ref; write provider/model, e.g. openai/gpt-4o-mini")
+            }
+            guard providers.contains(ref.provider) else {
+                let known = providers.sorted().joined(separator: ", ")
+                return ConfigIssue(
+                    source: models.source, keyPath: "agent.models",
+                    message: "'\(text)' names provider '\(ref.provider)', which is not under providers: (configured: \(known.isEmpty ? "none" : known))")
+            }
+            return nil
+        }
     }
 
     /// Keys whose values differ between two configurations, in schema order.
     public func changedKeys(from old: GatewayConfig) -> [ConfigKey] {
-        resolved.schema.keys.filter { resolved.values[$0.path]?.value != old.resolved.values[$0.path]?.value }
+        let keys = resolved.concreteKeys + old.resolved.concreteKeys.filter { resolved.values[$0.path] == nil }
+        return keys.filter { resolved.values[$0.path]?.value != old.resolved.values[$0.path]?.value }
     }
 }

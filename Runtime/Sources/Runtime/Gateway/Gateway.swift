@@ -45,7 +45,7 @@ public final class Gateway: Sendable {
         }
         let store: SQLiteStore
         do {
-            store = try SQLiteStore(path: workspace.path(config.store.sqlitePath).path, busyTimeout: config.store.busyTimeout)
+            store = try SQLiteStore(path: workspace.path(config.store.sqlitePath).path, busyTimeout: config.store.busyTimeout, synchronous: config.store.synchronous)
         } catch {
             throw .store("\(error)")
         }
@@ -56,7 +56,7 @@ public final class Gateway: Sendable {
             throw .workspace("\(error)")
         }
         logSink.redactor.register(signingKey)
-        for key in config.resolved.schema.keys where key.isSecret {
+        for key in config.resolved.concreteKeys where key.isSecret {
             if case .string(let secret) = config.resolved[key.path].value { logSink.redactor.register(secret) }
         }
         let authenticator = ControlAuthenticator(store: store, signer: await ControlTokenSigner(signingKey: signingKey))
@@ -100,6 +100,7 @@ public final class Gateway: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(state: state)),
+            .init(service: MessagePipelineService(pipeline: state.pipeline, grace: config.gateway.shutdownGrace)),
             .init(service: app),
         ]
         if handleSignals { services.append(.init(service: ConfigReloadOnHangup(state: state))) }
@@ -167,6 +168,7 @@ struct StoreService: Service {
         let state = self.state
         try await Task {
             await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
+            await state.router.shutdown()
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value

@@ -13,11 +13,18 @@ public final class GatewayState: Sendable {
     public let logSink: LogSink
     public let startedAt: Date
     let configLoader: ConfigLoader
-    private let liveConfig: Mutex<GatewayConfig>
+    private let liveConfig: LiveConfig
     private let listeningAddress = Mutex<(host: String, port: Int)?>(nil)
     private let shutdownHandler = Mutex<(@Sendable () async -> Void)?>(nil)
     private let reloadCounter = Atomic<Int>(0)
     let openSockets = Atomic<Int>(0)
+    public let router: ModelRouter
+    public let tools: ToolRegistry
+    public let traces: TraceRecorder
+    public let stats: GatewayStats
+    public let webChat: WebChatHub
+    public let agent: Agent
+    public let pipeline: MessagePipeline
 
     init(
         workspace: Workspace,
@@ -29,17 +36,29 @@ public final class GatewayState: Sendable {
         startedAt: Date = Date()
     ) {
         self.workspace = workspace
-        self.liveConfig = Mutex(config)
+        self.liveConfig = LiveConfig(config)
         self.configLoader = configLoader
         self.store = store
         self.authenticator = authenticator
         self.logSink = logSink
         self.logger = logSink.makeLogger(label: "swiftlet.gateway")
         self.startedAt = startedAt
+        let liveConfig = self.liveConfig
+        let configuration: @Sendable () -> GatewayConfig = { liveConfig.current }
+        router = ModelRouter(maxConnections: max(64, config.sessions.maxConcurrency))
+        router.configure(providers: config.providers, models: config.agent.models, policy: config.route)
+        tools = ToolRegistry([CurrentTimeTool()])
+        traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
+        stats = GatewayStats()
+        webChat = WebChatHub()
+        agent = Agent(store: store, router: router, tools: tools, traces: traces, workspace: workspace, configuration: configuration)
+        pipeline = MessagePipeline(
+            store: store, agent: agent, traces: traces, stats: stats, logger: logSink.makeLogger(label: "swiftlet.pipeline"), configuration: configuration)
+        pipeline.register(webChat)
     }
 
     /// The configuration in force (the last one that validated).
-    public var config: GatewayConfig { liveConfig.withLock { $0 } }
+    public var config: GatewayConfig { liveConfig.current }
 
     public var configReloads: Int { reloadCounter.load(ordering: .relaxed) }
 
@@ -79,7 +98,8 @@ public final class GatewayState: Sendable {
                 throw ConfigError([ConfigIssue(source: new.resolved["gateway.auth"].source, keyPath: "gateway.auth", message: refusal)])
             }
             let changed = new.changedKeys(from: old)
-            liveConfig.withLock { $0 = new }
+            liveConfig.replace(with: new)
+            router.configure(providers: new.providers, models: new.agent.models, policy: new.route)
             try? logSink.update(LogSink.settings(for: new, workspace: workspace))
             reloadCounter.add(1, ordering: .relaxed)
             result = .applied(changed: changed.filter { !$0.requiresRestart }.map(\.path), restartRequired: changed.filter(\.requiresRestart).map(\.path))
@@ -106,4 +126,19 @@ public enum ConfigReloadResult: Sendable {
     case applied(changed: [String], restartRequired: [String])
     /// Refused with every issue; the previous configuration keeps running.
     case refused(ConfigError)
+}
+
+/// The configuration in force, shared by reference with the components that read it per use.
+final class LiveConfig: Sendable {
+    private let value: Mutex<GatewayConfig>
+
+    init(_ config: GatewayConfig) {
+        value = Mutex(config)
+    }
+
+    var current: GatewayConfig { value.withLock { $0 } }
+
+    func replace(with config: GatewayConfig) {
+        value.withLock { $0 = config }
+    }
 }

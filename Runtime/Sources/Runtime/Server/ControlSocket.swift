@@ -39,8 +39,7 @@ enum ControlSocket {
                 let sessionName = context.request.uri.queryParameters.get("session") ?? "main"
                 state.openSockets.add(1, ordering: .relaxed)
                 defer { state.openSockets.subtract(1, ordering: .relaxed) }
-                var connection = Connection(state: state, sessionName: sessionName, outbound: outbound)
-                try await connection.run(inbound: inbound)
+                try await Connection.run(state: state, sessionName: sessionName, inbound: inbound, outbound: outbound)
             })
     }
 
@@ -62,77 +61,96 @@ enum ControlSocket {
         }
     }
 
-    /// One socket: reads requests in order, answers each, and numbers its events.
-    struct Connection {
-        let state: GatewayState
-        let sessionName: String
-        let outbound: WebSocketOutboundWriter
-        private let responder = BuiltinResponder()
-        private var sequence = 0
-        private var sessionID: String?
+    /// The web chat's origin for a socket's session name: the owner, one thread per named session.
+    static func origin(sessionName: String) -> MessageOrigin {
+        MessageOrigin(channel: "webchat", peer: "owner", thread: sessionName == "main" ? nil : sessionName)
+    }
 
-        init(state: GatewayState, sessionName: String, outbound: WebSocketOutboundWriter) {
-            self.state = state
-            self.sessionName = sessionName
-            self.outbound = outbound
+    /// One socket: a reader that answers requests in order and a writer that owns the socket's output,
+    /// so replies pushed by the outbox and streamed text interleave with responses under one `seq`.
+    enum Connection {
+        enum Outgoing: Sendable {
+            case frame(String)
+            case event(String, JSONValue)
         }
 
-        mutating func run(inbound: WebSocketInboundStream) async throws {
-            let session = try await state.store.session(key: "webchat:\(sessionName)", channel: "webchat", peer: "owner")
-            sessionID = session.id
-            try await sendEvent(
-                "hello",
-                data: .object([
-                    "protocol": .number(Double(ControlProtocol.version)), "server": .string("swiftlet/\(SwiftletVersion.current)"),
-                    "session_id": .string(session.id), "session": .string(sessionName), "responder": .string(BuiltinResponder.author),
-                ]))
-            let maxFrame = state.config.webchat.maxFrameSize
-            for try await message in inbound.messages(maxSize: maxFrame) {
-                switch message {
-                case .binary:
-                    try await send(ControlProtocol.error(.init(id: nil, code: "unsupported_frame", message: "binary frames are not part of protocol v1; send JSON text")))
-                case .text(let text):
-                    try await handle(text)
+        static func run(state: GatewayState, sessionName: String, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+            let origin = origin(sessionName: sessionName)
+            let key = SessionKey.make(origin, scope: state.config.sessions.dmScope)
+            let sessionID = try await state.pipeline.session(key: key, origin: origin)
+            let (outgoing, sink) = AsyncStream<Outgoing>.makeStream()
+            let subscription = state.webChat.subscribe(session: sessionName) { event, data in sink.yield(.event(event, data)) }
+            defer { state.webChat.unsubscribe(session: sessionName, id: subscription) }
+            sink.yield(
+                .event(
+                    "hello",
+                    .object([
+                        "protocol": .number(Double(ControlProtocol.version)), "server": .string("swiftlet/\(SwiftletVersion.current)"),
+                        "session_id": .string(sessionID), "session": .string(sessionName), "session_key": .string(key),
+                        "agent": .string(state.config.agent.name), "models": .array(state.router.models.map { .string($0.description) }),
+                    ])))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var sequence = 0
+                    for await item in outgoing {
+                        switch item {
+                        case .frame(let text):
+                            try await outbound.write(.text(text))
+                        case .event(let name, let data):
+                            sequence += 1
+                            try await outbound.write(.text(ControlProtocol.event(name, seq: sequence, data: data)))
+                        }
+                    }
                 }
+                group.addTask {
+                    defer { sink.finish() }
+                    let maxFrame = state.config.webchat.maxFrameSize
+                    for try await message in inbound.messages(maxSize: maxFrame) {
+                        switch message {
+                        case .binary:
+                            sink.yield(.frame(ControlProtocol.error(.init(id: nil, code: "unsupported_frame", message: "binary frames are not part of protocol v1; send JSON text"))))
+                        case .text(let text):
+                            sink.yield(.frame(await handle(text, state: state, sessionName: sessionName, sessionID: sessionID, origin: origin)))
+                        }
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
             }
         }
 
-        private mutating func handle(_ text: String) async throws {
+        static func handle(_ text: String, state: GatewayState, sessionName: String, sessionID: String, origin: MessageOrigin) async -> String {
             let limit = state.config.webchat.maxMessageSize
             guard text.utf8.count <= limit + 4096 else {
-                try await send(ControlProtocol.error(.init(id: nil, code: "message_too_large", message: "frame of \(text.utf8.count) bytes exceeds the limit of \(limit) bytes per message")))
-                return
+                return ControlProtocol.error(.init(id: nil, code: "message_too_large", message: "frame of \(text.utf8.count) bytes exceeds the limit of \(limit) bytes per message"))
             }
             switch ControlProtocol.parse(text) {
             case .failure(let failure):
-                try await send(ControlProtocol.error(failure))
+                return ControlProtocol.error(failure)
             case .success(let request):
                 do {
-                    let result = try await serve(request)
-                    try await send(ControlProtocol.response(id: request.id, result: result.result))
-                    for event in result.events { try await sendEvent(event.name, data: event.data) }
+                    return ControlProtocol.response(id: request.id, result: try await serve(request, state: state, sessionName: sessionName, sessionID: sessionID, origin: origin))
                 } catch let failure as ControlProtocol.Failure {
-                    try await send(ControlProtocol.error(failure))
+                    return ControlProtocol.error(failure)
                 } catch {
                     state.logger.error("control request failed", metadata: ["method": "\(request.method.rawValue)", "error": "\(error)"])
-                    try await send(ControlProtocol.error(.init(id: request.id, code: "internal_error", message: "the request failed inside the gateway; it was logged")))
+                    return ControlProtocol.error(.init(id: request.id, code: "internal_error", message: "the request failed inside the gateway; it was logged and nothing was accepted"))
                 }
             }
         }
 
-        private func serve(_ request: ControlProtocol.Request) async throws -> (result: JSONValue, events: [(name: String, data: JSONValue)]) {
-            guard let sessionID else { throw ControlProtocol.Failure(id: request.id, code: "internal_error", message: "no session") }
+        static func serve(_ request: ControlProtocol.Request, state: GatewayState, sessionName: String, sessionID: String, origin: MessageOrigin) async throws -> JSONValue {
             let config = state.config.webchat
             switch request.method {
             case .ping:
-                return (.object(["pong": .bool(true), "time": .string(Date().formatted(.iso8601))]), [])
+                return .object(["pong": .bool(true), "time": .string(Date().formatted(.iso8601))])
             case .chatHistory:
                 let limit = request.params["limit"]?.intValue ?? config.historyLimit
                 guard (1...config.historyLimit).contains(limit) else {
                     throw ControlProtocol.Failure(id: request.id, code: "invalid_params", message: "limit must be from 1 to \(config.historyLimit)")
                 }
                 let messages = try await state.store.messages(sessionID: sessionID, limit: limit)
-                return (.object(["messages": .array(messages.map(Self.json))]), [])
+                return .object(["messages": .array(messages.map(json))])
             case .chatSend:
                 guard config.enabled else {
                     throw ControlProtocol.Failure(id: request.id, code: "channel_disabled", message: "the web chat is disabled (channels.webchat.enabled)")
@@ -144,17 +162,14 @@ enum ControlSocket {
                     throw ControlProtocol.Failure(
                         id: request.id, code: "message_too_large", message: "message of \(text.utf8.count) bytes exceeds channels.webchat.max_message_size (\(config.maxMessageSize))")
                 }
-                let inbound = try await state.store.appendMessage(
-                    MessageRecord(messageID: UUID().uuidString.lowercased(), sessionID: sessionID, role: .user, author: "owner", content: text))
-                let turn = try await state.store.countMessages(sessionID: sessionID, role: .user)
-                let reply = try await state.store.appendMessage(
-                    MessageRecord(messageID: UUID().uuidString.lowercased(), sessionID: sessionID, role: .assistant, author: BuiltinResponder.author, content: responder.reply(to: text, turn: turn)))
-                var replyData = Self.json(reply)
-                if case .object(var object) = replyData {
-                    object["in_reply_to"] = .string(inbound.messageID)
-                    replyData = .object(object)
+                let clientID = request.params["client_id"]?.stringValue
+                let inbound = InboundMessage(origin: origin, sender: "owner", text: text, externalID: clientID.map { "\(sessionName):\($0)" }, replyTarget: sessionName)
+                switch try await state.pipeline.submit(inbound) {
+                case .accepted(let messageID, let sessionID):
+                    return .object(["message_id": .string(messageID), "session_id": .string(sessionID), "duplicate": .bool(false)])
+                case .duplicate(let messageID, let sessionID):
+                    return .object(["message_id": .string(messageID), "session_id": .string(sessionID), "duplicate": .bool(true)])
                 }
-                return (.object(["message_id": .string(inbound.messageID), "session_id": .string(sessionID)]), [("chat.message", replyData)])
             }
         }
 
@@ -163,15 +178,6 @@ enum ControlSocket {
                 "message_id": .string(message.messageID), "role": .string(message.role.rawValue), "author": .string(message.author),
                 "text": .string(message.content), "created_at": .string(message.createdAt.formatted(.iso8601)),
             ])
-        }
-
-        private mutating func sendEvent(_ name: String, data: JSONValue) async throws {
-            sequence += 1
-            try await send(ControlProtocol.event(name, seq: sequence, data: data))
-        }
-
-        private func send(_ text: String) async throws {
-            try await outbound.write(.text(text))
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value, for protocol fields whose shape depends on the method.
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
@@ -35,6 +37,13 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+
+    /// Compact JSON text with sorted keys, e.g. tool-call arguments as OpenAI carries them.
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
     public subscript(key: String) -> JSONValue? {

@@ -68,13 +68,25 @@ enum WebChatPage {
           let session = localStorage.getItem("swiftlet.session");
           if (!session) { session = "web-" + crypto.randomUUID(); localStorage.setItem("swiftlet.session", session); }
           let socket, nextId = 1, lastSeq = 0, retry = 500;
-          const pending = new Map();
+          const pending = new Map(), drafts = new Map(), shown = new Set();
           const show = (role, text, meta) => {
             const div = document.createElement("div");
             div.className = "msg " + role;
-            div.textContent = text;
+            div.appendChild(document.createTextNode(text));
             if (meta) { const m = document.createElement("span"); m.className = "meta"; m.textContent = meta; div.appendChild(m); }
             log.appendChild(div); log.scrollTop = log.scrollHeight;
+            return div;
+          };
+          // Streamed text is a draft per message; a retraction (failover) clears it, the final reply replaces it.
+          const draft = (inReplyTo) => {
+            let d = drafts.get(inReplyTo);
+            if (!d) { d = show("assistant draft", "", "writing…"); drafts.set(inReplyTo, d); }
+            return d;
+          };
+          const settle = (inReplyTo, role, text, meta) => {
+            const d = drafts.get(inReplyTo); drafts.delete(inReplyTo);
+            if (d) d.remove();
+            show(role, text, meta);
           };
           const request = (method, params) => new Promise((resolve, reject) => {
             const id = "c" + (nextId++);
@@ -95,12 +107,23 @@ enum WebChatPage {
                 if (frame.seq !== lastSeq + 1 && lastSeq !== 0) show("error", "some events were missed; reloading history");
                 lastSeq = frame.seq;
                 if (frame.event === "hello") {
-                  statusEl.textContent = `connected · ${frame.data.server} · replies from ${frame.data.responder}`;
-                  log.replaceChildren();
+                  const models = frame.data.models.length ? frame.data.models.join(", ") : "no model configured";
+                  statusEl.textContent = `connected · ${frame.data.server} · ${frame.data.agent} · ${models}`;
+                  log.replaceChildren(); drafts.clear(); shown.clear();
                   const history = await request("chat.history", {});
-                  for (const m of history.messages) show(m.role, m.text, m.author);
+                  for (const m of history.messages) { if (m.role !== "tool") show(m.role, m.text, m.author); shown.add(m.message_id); }
+                } else if (frame.event === "chat.delta") {
+                  const d = draft(frame.data.in_reply_to);
+                  if (d.dataset.attempt !== String(frame.data.attempt)) { d.firstChild.textContent = ""; d.dataset.attempt = String(frame.data.attempt); }
+                  d.firstChild.textContent += frame.data.text; log.scrollTop = log.scrollHeight;
+                } else if (frame.event === "chat.retract") {
+                  const d = drafts.get(frame.data.in_reply_to); if (d) d.firstChild.textContent = "";
                 } else if (frame.event === "chat.message") {
-                  show(frame.data.role, frame.data.text, frame.data.author);
+                  if (shown.has(frame.data.message_id)) return;
+                  shown.add(frame.data.message_id);
+                  settle(frame.data.in_reply_to, "assistant", frame.data.text, frame.data.model || "gateway");
+                } else if (frame.event === "chat.error") {
+                  settle(frame.data.in_reply_to, "error", frame.data.message, frame.data.code);
                 }
               }
             };
@@ -117,7 +140,7 @@ enum WebChatPage {
             if (!text || socket.readyState !== WebSocket.OPEN) return;
             input.value = "";
             show("user", text, "you");
-            try { await request("chat.send", { text }); } catch (_) { input.value = text; }
+            try { await request("chat.send", { text, client_id: crypto.randomUUID() }); } catch (_) { input.value = text; }
           });
           input.addEventListener("keydown", (event) => {
             if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }

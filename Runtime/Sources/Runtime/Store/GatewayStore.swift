@@ -25,7 +25,7 @@ public struct MessageRecord: Sendable, Codable, Equatable {
         case createdAt = "created_at"
     }
 
-    public enum Role: String, Sendable, Codable { case user, assistant, system }
+    public enum Role: String, Sendable, Codable { case user, assistant, system, tool }
 
     public var id: Int64?
     /// Stable id used for tracing and idempotency.
@@ -143,6 +143,36 @@ public protocol GatewayStore: Sendable {
     func appendAudit(_ event: AuditEvent) async throws -> AuditEvent
     /// Newest first, optionally only one event type.
     func auditEvents(type: String?, limit: Int) async throws -> [AuditEvent]
+
+    // MARK: Message path
+
+    /// Writes an inbound message to the journal and its user turn to the transcript, in one transaction.
+    /// A message whose (channel, external id) was journaled before is reported as a duplicate and not
+    /// written again.
+    func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult
+    /// Unfinished journal entries, oldest first: what to resume after a restart.
+    func pendingJournal(limit: Int) async throws -> [JournalEntry]
+    func journalEntry(id: String) async throws -> JournalEntry?
+    /// Ends a turn in one transaction: transcript rows, the reply's outbox entry, usage rows, and the
+    /// journal entry marked `status`. Nothing of it is visible unless all of it is.
+    func finishTurn(journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]) async throws
+
+    /// Outbox entries due for delivery at `now`, oldest first.
+    func dueOutbox(now: Date, limit: Int) async throws -> [OutboxEntry]
+    func outboxEntry(id: String) async throws -> OutboxEntry?
+    func markOutboxSent(id: String, at date: Date) async throws
+    /// Records a failed delivery; `retryAt` nil marks the entry failed for good.
+    func markOutboxFailed(id: String, error: String, retryAt: Date?) async throws
+
+    func appendTrace(_ events: [TraceEvent]) async throws
+    func traceEvents(messageID: String) async throws -> [TraceEvent]
+
+    func sessionState(sessionID: String) async throws -> SessionState
+    func updateSessionState(sessionID: String, _ state: SessionState) async throws
+    /// The row id of the newest transcript message of a session, 0 when empty.
+    func lastMessageRowID(sessionID: String) async throws -> Int64
+    /// Transcript rows after `afterRowID`, oldest first, at most `limit` (newest kept when cut).
+    func messages(sessionID: String, afterRowID: Int64, limit: Int) async throws -> [MessageRecord]
 
     func counts() async throws -> StoreCounts
     /// Flushes and closes; later calls fail.

@@ -45,6 +45,71 @@ enum SQLiteMigrations {
                 table.column("created_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v4_message_path") { db in
+            try db.create(table: "ingress_journal") { table in
+                table.primaryKey("id", .text)
+                table.column("channel", .text).notNull()
+                table.column("external_id", .text)
+                table.column("session_key", .text).notNull()
+                table.column("session_id", .text).notNull()
+                table.column("peer", .text).notNull()
+                table.column("sender", .text).notNull()
+                table.column("text", .text).notNull()
+                table.column("reply_target", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("attempts", .integer).notNull().defaults(to: 0)
+                table.column("error", .text)
+                table.column("received_at", .datetime).notNull()
+                table.column("finished_at", .datetime)
+                table.uniqueKey(["channel", "external_id"])
+            }
+            try db.execute(sql: "CREATE INDEX ingress_journal_pending ON ingress_journal(received_at) WHERE status = 'pending'")
+            try db.create(table: "outbox") { table in
+                table.primaryKey("id", .text)
+                table.column("message_id", .text).notNull().indexed()
+                table.column("session_id", .text).notNull()
+                table.column("reply_message_id", .text).notNull()
+                table.column("channel", .text).notNull()
+                table.column("target", .text).notNull()
+                table.column("body", .text).notNull()
+                table.column("kind", .text).notNull()
+                table.column("status", .text).notNull()
+                table.column("attempts", .integer).notNull().defaults(to: 0)
+                table.column("last_error", .text)
+                table.column("meta", .jsonText).notNull()
+                table.column("next_attempt_at", .datetime).notNull()
+                table.column("created_at", .datetime).notNull()
+                table.column("sent_at", .datetime)
+            }
+            try db.execute(sql: "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status = 'pending'")
+            try db.create(table: "trace_events") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("message_id", .text).notNull().indexed()
+                table.column("hop", .text).notNull()
+                table.column("at", .datetime).notNull()
+                table.column("duration_ms", .double)
+                table.column("detail", .jsonText).notNull()
+            }
+            try db.create(table: "model_usage") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("message_id", .text).notNull().indexed()
+                table.column("session_id", .text).notNull()
+                table.column("provider", .text).notNull()
+                table.column("model", .text).notNull()
+                table.column("input_tokens", .integer).notNull()
+                table.column("output_tokens", .integer).notNull()
+                table.column("latency_ms", .double).notNull()
+                table.column("ok", .boolean).notNull()
+                table.column("at", .datetime).notNull()
+            }
+            try db.alter(table: "sessions") { table in
+                table.add(column: "model_override", .text)
+                table.add(column: "context_start", .integer).notNull().defaults(to: 0)
+                table.add(column: "summary", .text)
+                table.add(column: "summary_through", .integer).notNull().defaults(to: 0)
+                table.add(column: "last_reset_at", .datetime)
+            }
+        }
         return migrator
     }
 }

@@ -34,3 +34,35 @@ struct AuditRow: Codable, FetchableRecord, PersistableRecord {
     init(from decoder: any Decoder) throws { record = try AuditEvent(from: decoder) }
     func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
 }
+
+struct JournalRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "ingress_journal"
+    var record: JournalEntry
+    init(record: JournalEntry) { self.record = record }
+    init(from decoder: any Decoder) throws { record = try JournalEntry(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
+}
+
+struct OutboxRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "outbox"
+    var record: OutboxEntry
+    init(record: OutboxEntry) { self.record = record }
+    init(from decoder: any Decoder) throws { record = try OutboxEntry(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
+}
+
+struct TraceRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "trace_events"
+    var record: TraceEvent
+    init(record: TraceEvent) { self.record = record }
+    init(from decoder: any Decoder) throws { record = try TraceEvent(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
+}
+
+struct UsageRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "model_usage"
+    var record: UsageRecord
+    init(record: UsageRecord) { self.record = record }
+    init(from decoder: any Decoder) throws { record = try UsageRecord(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
+}

@@ -14,7 +14,8 @@ public final class SQLiteStore: GatewayStore {
     /// - Parameters:
     ///   - path: database file; its folder must exist.
     ///   - busyTimeout: how long a write waits for another connection's lock.
-    public init(path: String, busyTimeout: Duration = .seconds(5)) throws {
+    ///   - synchronous: `normal` survives a crash or kill of the gateway (WAL); `full` also a power cut, slower.
+    public init(path: String, busyTimeout: Duration = .seconds(5), synchronous: String = "normal") throws {
         self.path = path
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
@@ -24,6 +25,10 @@ public final class SQLiteStore: GatewayStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(Double(busyTimeout.components.seconds) + Double(busyTimeout.components.attoseconds) / 1e18)
         configuration.label = "swiftlet"
+        let synchronousMode = synchronous == "full" ? "FULL" : "NORMAL"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronousMode)")
+        }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -112,6 +117,125 @@ public final class SQLiteStore: GatewayStore {
             var request = AuditRow.order(Column("id").desc).limit(limit)
             if let type { request = request.filter(Column("event_type") == type) }
             return try request.fetchAll(db).map(\.record)
+        }
+    }
+
+    // MARK: Message path
+
+    public func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult {
+        try await pool.write { db in
+            if let external = entry.externalID,
+                let existing = try JournalRow.filter(Column("channel") == entry.channel && Column("external_id") == external).fetchOne(db)
+            {
+                return .duplicate(existing.record)
+            }
+            try JournalRow(record: entry).insert(db)
+            try MessageRow(record: userMessage).insert(db, onConflict: .ignore)
+            try db.execute(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?", arguments: [userMessage.createdAt, userMessage.sessionID])
+            return .accepted(entry)
+        }
+    }
+
+    public func pendingJournal(limit: Int) async throws -> [JournalEntry] {
+        try await pool.read { db in
+            try JournalRow.filter(Column("status") == JournalEntry.Status.pending.rawValue).order(Column("received_at"), Column("rowid")).limit(limit)
+                .fetchAll(db).map(\.record)
+        }
+    }
+
+    public func journalEntry(id: String) async throws -> JournalEntry? {
+        try await pool.read { db in try JournalRow.fetchOne(db, key: id)?.record }
+    }
+
+    public func finishTurn(
+        journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]
+    ) async throws {
+        try await pool.write { db in
+            for message in transcript {
+                try MessageRow(record: message).insert(db, onConflict: .ignore)
+            }
+            if let last = transcript.last {
+                try db.execute(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?", arguments: [last.createdAt, last.sessionID])
+            }
+            if let outbox { try OutboxRow(record: outbox).insert(db, onConflict: .ignore) }
+            for record in usage { try UsageRow(record: record).insert(db) }
+            try db.execute(
+                sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1 WHERE id = ?",
+                arguments: [status.rawValue, error, Date(), journalID])
+        }
+    }
+
+    public func dueOutbox(now: Date, limit: Int) async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            try OutboxRow.filter(Column("status") == OutboxEntry.Status.pending.rawValue && Column("next_attempt_at") <= now)
+                .order(Column("next_attempt_at")).limit(limit).fetchAll(db).map(\.record)
+        }
+    }
+
+    public func outboxEntry(id: String) async throws -> OutboxEntry? {
+        try await pool.read { db in try OutboxRow.fetchOne(db, key: id)?.record }
+    }
+
+    public func markOutboxSent(id: String, at date: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?", arguments: [date, id])
+        }
+    }
+
+    public func markOutboxFailed(id: String, error: String, retryAt: Date?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?",
+                arguments: [retryAt == nil ? OutboxEntry.Status.failed.rawValue : OutboxEntry.Status.pending.rawValue, error, retryAt, id])
+        }
+    }
+
+    public func appendTrace(_ events: [TraceEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await pool.write { db in
+            for event in events { try TraceRow(record: event).insert(db) }
+        }
+    }
+
+    public func traceEvents(messageID: String) async throws -> [TraceEvent] {
+        try await pool.read { db in
+            try TraceRow.filter(Column("message_id") == messageID).order(Column("at"), Column("id")).fetchAll(db).map { row in
+                var event = row.record
+                event.id = row.record.id
+                return event
+            }
+        }
+    }
+
+    public func sessionState(sessionID: String) async throws -> SessionState {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at FROM sessions WHERE id = ?", arguments: [sessionID])
+            else { return SessionState() }
+            return SessionState(
+                modelOverride: row["model_override"], contextStart: row["context_start"], summary: row["summary"], summaryThrough: row["summary_through"],
+                lastResetAt: row["last_reset_at"])
+        }
+    }
+
+    public func updateSessionState(sessionID: String, _ state: SessionState) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE sessions SET model_override = ?, context_start = ?, summary = ?, summary_through = ?, last_reset_at = ? WHERE id = ?",
+                arguments: [state.modelOverride, state.contextStart, state.summary, state.summaryThrough, state.lastResetAt, sessionID])
+        }
+    }
+
+    public func lastMessageRowID(sessionID: String) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM messages WHERE session_id = ?", arguments: [sessionID]) ?? 0
+        }
+    }
+
+    public func messages(sessionID: String, afterRowID: Int64, limit: Int) async throws -> [MessageRecord] {
+        try await pool.read { db in
+            try MessageRow.filter(Column("session_id") == sessionID && Column("id") > afterRowID).order(Column("id").desc).limit(limit)
+                .fetchAll(db).reversed().map(\.record)
         }
     }
 

@@ -1,0 +1,252 @@
+import Foundation
+import Synchronization
+
+/// Turns one journaled message into one answer: chat commands, context with compaction, the model
+/// router, and the tool loop.
+///
+/// Callable from any task; a session's turns are serialised by its lane, so the session state read at
+/// the start of a turn is not changed by another turn meanwhile.
+public final class Agent: Sendable {
+    /// What a turn streams while it runs.
+    public enum Event: Sendable {
+        case text(String, attempt: Int)
+        /// Text streamed so far by `attempt` is void; a new attempt follows.
+        case retract(attempt: Int)
+    }
+
+    public struct Outcome: Sendable {
+        public var kind: OutboxEntry.Kind
+        public var text: String
+        /// Error code for error replies (`provider_failed`, `no_model`, ...).
+        public var code: String?
+        public var transcript: [MessageRecord]
+        public var usage: [UsageRecord]
+        public var providerTime: Duration
+        public var model: String?
+    }
+
+    public static let author = "gateway"
+
+    let store: any GatewayStore
+    let router: ModelRouter
+    let tools: ToolRegistry
+    let traces: TraceRecorder
+    let workspace: Workspace
+    let configuration: @Sendable () -> GatewayConfig
+
+    public init(store: any GatewayStore, router: ModelRouter, tools: ToolRegistry, traces: TraceRecorder, workspace: Workspace, configuration: @escaping @Sendable () -> GatewayConfig) {
+        self.store = store
+        self.router = router
+        self.tools = tools
+        self.traces = traces
+        self.workspace = workspace
+        self.configuration = configuration
+    }
+
+    /// Runs the turn for `entry`. Throws only `CancellationError` (`/stop`, shutdown); every other
+    /// failure is an error outcome the user sees.
+    public func respond(to entry: JournalEntry, emit: @escaping @Sendable (Event) async -> Void) async throws -> Outcome {
+        var state = try await store.sessionState(sessionID: entry.sessionID)
+        if let command = ChatCommand.parse(entry.text) {
+            let text = try await perform(command, entry: entry, state: &state)
+            return reply(text, for: entry, author: Self.author)
+        }
+        let config = configuration()
+        let override = state.modelOverride.flatMap(ModelRef.init)
+        let firstModel = override ?? router.models.first
+        let window = firstModel.flatMap { router.contextWindow(for: $0) } ?? 32_768
+        let budget = max(256, window - config.agent.maxOutputTokens)
+        let system = Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
+
+        var plan = try await contextPlan(entry: entry, state: state, system: system, budget: budget, config: config)
+        var usage: [UsageRecord] = []
+        var providerTime = Duration.zero
+        do {
+            if let through = plan.compactThrough {
+                let outcome = try await compact(entry: entry, state: &state, through: through, override: override)
+                usage.append(contentsOf: outcome.records)
+                providerTime += outcome.time
+                plan = try await contextPlan(entry: entry, state: state, system: system, budget: budget, config: config)
+            }
+            return try await toolLoop(entry: entry, messages: plan.messages, override: override, config: config, usage: usage, providerTime: providerTime, emit: emit)
+        } catch let error as ProviderError {
+            var outcome = failure(error, entry: entry)
+            outcome.usage = usage
+            outcome.providerTime = providerTime
+            return outcome
+        }
+    }
+
+    private func toolLoop(
+        entry: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, config: GatewayConfig, usage initialUsage: [UsageRecord],
+        providerTime initialTime: Duration, emit: @escaping @Sendable (Event) async -> Void
+    ) async throws -> Outcome {
+        var messages = initial
+        var usage = initialUsage
+        var providerTime = initialTime
+        var transcript: [MessageRecord] = []
+        let definitions = tools.definitions
+        let context = ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
+        for iteration in 1...config.agent.maxToolIterations {
+            let request = ModelRequest(model: "", messages: messages, tools: definitions, maxTokens: config.agent.maxOutputTokens, stream: true)
+            let outcome = try await call(request, entry: entry, override: override, emit: emit, usage: &usage)
+            providerTime += outcome.providerTime
+            let reply = outcome.reply
+            guard !reply.toolCalls.isEmpty else {
+                var text = reply.text
+                if text.isEmpty { text = reply.finishReason == "length" ? "(the answer was cut off at agent.max_output_tokens)" : "(the model returned an empty answer)" }
+                let final = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: outcome.model.description, content: text)
+                return Outcome(kind: .message, text: text, transcript: transcript + [final], usage: usage, providerTime: providerTime, model: outcome.model.description)
+            }
+            messages.append(.assistant(reply.text, toolCalls: reply.toolCalls))
+            for (index, call) in reply.toolCalls.enumerated() {
+                traces.record(entry.id, "tool.start", ["tool": .string(call.name), "iteration": .number(Double(iteration))])
+                let started = ContinuousClock.now
+                let result = await tools.run(call, context: context)
+                traces.record(entry.id, "tool.end", durationMs: (ContinuousClock.now - started).milliseconds, ["tool": .string(call.name), "error": .bool(result.isError)])
+                messages.append(ChatMessage(role: .tool, content: result.output, toolCallID: call.id, toolName: call.name, isError: result.isError))
+                transcript.append(
+                    MessageRecord(
+                        messageID: "\(entry.id):t\(iteration).\(index)", sessionID: entry.sessionID, role: .tool, author: call.name,
+                        content: "\(call.name)(\(call.arguments)) → \(result.isError ? "error: " : "")\(result.output.prefix(2000))"))
+            }
+            try Task.checkCancellation()
+        }
+        let text = "I stopped after \(config.agent.maxToolIterations) rounds of tool calls (agent.max_tool_iterations) without a final answer."
+        let final = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: Self.author, content: text)
+        return Outcome(kind: .message, text: text, transcript: transcript + [final], usage: usage, providerTime: providerTime, model: nil)
+    }
+
+    /// One routed model call with its traces, usage rows and streamed events.
+    private func call(
+        _ request: ModelRequest, entry: JournalEntry, override: ModelRef?, emit: @escaping @Sendable (Event) async -> Void, usage: inout [UsageRecord]
+    ) async throws -> ModelRouter.Outcome {
+        let traces = self.traces
+        let attempts = AttemptLog()
+        let outcome = try await router.complete(request, override: override) { event in
+            switch event {
+            case .started(let ref, let attempt):
+                let number = attempts.begin()
+                traces.record(entry.id, "model.start", ["provider": .string(ref.provider), "model": .string(ref.model), "attempt": .number(Double(attempt)), "call": .number(Double(number))])
+            case .text(let text):
+                await emit(.text(text, attempt: attempts.current))
+            case .discarded:
+                await emit(.retract(attempt: attempts.current))
+            case .finished(let ref, let attempt, let elapsed, let tokens, let error):
+                var detail: [String: JSONValue] = [
+                    "provider": .string(ref.provider), "model": .string(ref.model), "attempt": .number(Double(attempt)),
+                    "input_tokens": .number(Double(tokens.input)), "output_tokens": .number(Double(tokens.output)),
+                ]
+                if let error { detail["error"] = .string(error.description) }
+                traces.record(entry.id, "model.end", durationMs: elapsed.milliseconds, detail)
+                attempts.finish(UsageRecord(messageID: entry.id, sessionID: entry.sessionID, provider: ref.provider, model: ref.model, usage: tokens, latencyMs: elapsed.milliseconds, ok: error == nil))
+            }
+        }
+        usage.append(contentsOf: attempts.records)
+        return outcome
+    }
+
+    private func compact(entry: JournalEntry, state: inout SessionState, through: Int64, override: ModelRef?) async throws -> (records: [UsageRecord], time: Duration) {
+        let after = max(state.contextStart, state.summaryThrough)
+        let rows = try await store.messages(sessionID: entry.sessionID, afterRowID: after, limit: 10_000).filter { ($0.id ?? 0) <= through }
+        traces.record(entry.id, "compaction.start", ["rows": .number(Double(rows.count))])
+        var usage: [UsageRecord] = []
+        let request = ModelRequest(model: "", messages: ContextPlan.compactionRequest(previousSummary: state.summary, rows: rows), maxTokens: 1024, stream: false)
+        let outcome = try await call(request, entry: entry, override: override, emit: { _ in }, usage: &usage)
+        state.summary = outcome.reply.text
+        state.summaryThrough = through
+        try await store.updateSessionState(sessionID: entry.sessionID, state)
+        traces.record(entry.id, "compaction.end", durationMs: outcome.providerTime.milliseconds, ["summary_chars": .number(Double(outcome.reply.text.count))])
+        return (usage, outcome.providerTime)
+    }
+
+    private func contextPlan(entry: JournalEntry, state: SessionState, system: String, budget: Int, config: GatewayConfig) async throws -> ContextPlan {
+        let after = max(state.contextStart, state.summaryThrough)
+        let history = try await store.messages(sessionID: entry.sessionID, afterRowID: after, limit: 2000)
+        return ContextPlan.make(
+            system: system, summary: state.summary, history: history, budget: budget, thresholdPercent: config.agent.compactionThreshold,
+            keepRecent: config.agent.keepRecentMessages)
+    }
+
+    private func persona(_ config: GatewayConfig) -> String? {
+        guard !config.agent.personaFile.isEmpty else { return nil }
+        return try? String(contentsOf: workspace.path(config.agent.personaFile), encoding: .utf8)
+    }
+
+    // MARK: - Commands
+
+    private func perform(_ command: ChatCommand, entry: JournalEntry, state: inout SessionState) async throws -> String {
+        switch command {
+        case .new, .reset:
+            state.contextStart = try await store.lastMessageRowID(sessionID: entry.sessionID)
+            state.summary = nil
+            state.summaryThrough = 0
+            state.lastResetAt = Date()
+            try await store.updateSessionState(sessionID: entry.sessionID, state)
+            return "Started a fresh conversation. (The earlier transcript is kept but no longer sent to the model.)"
+        case .stop:
+            return "Nothing was running, so there was nothing to stop."
+        case .help:
+            return ChatCommand.helpText
+        case .model(nil):
+            let configured = router.models.map(\.description)
+            if let current = state.modelOverride {
+                return "This session uses \(current) (set with /model), then \(configured.joined(separator: ", ").ifEmpty("no fallbacks")). /model default goes back."
+            }
+            return configured.isEmpty ? "No model is configured (agent.models is empty)." : "Models, in order: \(configured.joined(separator: ", "))."
+        case .model(let argument?):
+            if argument == "default" || argument == "reset" {
+                state.modelOverride = nil
+                try await store.updateSessionState(sessionID: entry.sessionID, state)
+                return "Back to the configured models: \(router.models.map(\.description).joined(separator: ", ").ifEmpty("none configured"))."
+            }
+            guard let ref = ModelRef(argument) else { return "'\(argument)' is not a model ref; write provider/model, e.g. /model openai/gpt-4o-mini." }
+            if let problem = router.problem(with: ref) { return "Cannot use \(ref): \(problem)." }
+            state.modelOverride = ref.description
+            try await store.updateSessionState(sessionID: entry.sessionID, state)
+            return "This session now uses \(ref), with the configured models as fallbacks."
+        case .status:
+            let config = configuration()
+            let override = state.modelOverride.flatMap(ModelRef.init)
+            let model = (override ?? router.models.first)?.description ?? "none configured"
+            let window = (override ?? router.models.first).flatMap { router.contextWindow(for: $0) } ?? 32_768
+            let budget = max(256, window - config.agent.maxOutputTokens)
+            let plan = try await contextPlan(
+                entry: entry, state: state, system: Persona.systemPrompt(personaText: persona(config), tools: tools.definitions), budget: budget, config: config)
+            let providers = router.health().map { "\($0.name) (\($0.kind)): breaker \($0.breaker), \($0.calls) calls, \($0.failures) failed" }
+            return """
+                Session \(entry.sessionKey)
+                Model: \(model)\(state.modelOverride == nil ? "" : " (set with /model)")
+                Context: about \(plan.estimatedTokens) of \(budget) tokens, \(plan.messages.count - 1) messages\(state.summary == nil ? "" : ", older turns summarised")
+                Providers: \(providers.joined(separator: "; ").ifEmpty("none configured"))
+                """
+        }
+    }
+
+    // MARK: - Outcomes
+
+    private func reply(_ text: String, for entry: JournalEntry, author: String) -> Outcome {
+        let record = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: author, content: text)
+        return Outcome(kind: .message, text: text, code: nil, transcript: [record], usage: [], providerTime: .zero, model: nil)
+    }
+
+    private func failure(_ error: ProviderError, entry: JournalEntry) -> Outcome {
+        let (code, text): (String, String) =
+            switch error {
+            case .notConfigured(let reason): ("no_model", "I cannot answer yet: \(reason).")
+            default: ("provider_failed", "Sorry, no model could answer this message: \(error.description). Your message is saved; send it again or try /model.")
+            }
+        let record = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .system, author: Self.author, content: text)
+        return Outcome(kind: .error, text: text, code: code, transcript: [record], usage: [], providerTime: .zero, model: nil)
+    }
+}
+
+/// Numbers the attempts of one routed call and collects their usage rows (the router reports them in order).
+private final class AttemptLog: Sendable {
+    private let state = Mutex<(count: Int, records: [UsageRecord])>((0, []))
+
+    func begin() -> Int { state.withLock { $0.count += 1; return $0.count } }
+    var current: Int { state.withLock { $0.count } }
+    func finish(_ record: UsageRecord) { state.withLock { $0.records.append(record) } }
+    var records: [UsageRecord] { state.withLock { $0.records } }
+}

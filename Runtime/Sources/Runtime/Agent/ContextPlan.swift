@@ -1,0 +1,61 @@
+/// Which transcript rows go to the model, and whether older ones should be summarised first.
+///
+/// Pure: the agent feeds it the transcript since the last reset and acts on the plan.
+public struct ContextPlan: Sendable, Equatable {
+    public var messages: [ChatMessage]
+    public var estimatedTokens: Int
+    /// Summarise rows up to and including this row id before answering; nil when the context fits.
+    public var compactThrough: Int64?
+    /// Rows left out because even the newest ones did not fit the budget.
+    public var dropped: Int
+
+    /// A rough token count: about four bytes of text per token, plus the per-message framing.
+    public static func estimateTokens(_ text: String) -> Int { text.utf8.count / 4 + 4 }
+
+    /// - Parameters:
+    ///   - system: the system prompt (persona and tool notes).
+    ///   - summary: the summary of older turns, if any.
+    ///   - history: transcript rows since the reset or summary, oldest first, the new user message last.
+    ///   - budget: tokens the prompt may use (context window minus the answer's share).
+    ///   - thresholdPercent: compaction starts when the prompt passes this share of the budget.
+    ///   - keepRecent: newest rows that are never summarised.
+    public static func make(system: String, summary: String?, history: [MessageRecord], budget: Int, thresholdPercent: Int, keepRecent: Int) -> ContextPlan {
+        let rows = history.filter { $0.role == .user || $0.role == .assistant }
+        var head = [ChatMessage.system(system)]
+        if let summary, !summary.isEmpty {
+            head.append(.system("Summary of the earlier conversation:\n\(summary)"))
+        }
+        let headTokens = head.reduce(0) { $0 + estimateTokens($1.content) }
+        let costs = rows.map { estimateTokens($0.content) }
+        let total = headTokens + costs.reduce(0, +)
+
+        var compactThrough: Int64?
+        if total * 100 > budget * thresholdPercent, rows.count > keepRecent {
+            compactThrough = rows[rows.count - keepRecent - 1].id
+        }
+        // Whatever happens with compaction, what is sent must fit: keep the newest rows that do.
+        var kept = 0, used = headTokens
+        for cost in costs.reversed() {
+            guard used + cost <= budget || kept == 0 else { break }
+            used += cost
+            kept += 1
+        }
+        let chosen = rows.suffix(kept).map { ChatMessage(role: $0.role == .user ? .user : .assistant, content: $0.content) }
+        return ContextPlan(messages: head + chosen, estimatedTokens: used, compactThrough: compactThrough, dropped: rows.count - kept)
+    }
+
+    /// The request that asks the model to fold older turns (and the previous summary) into one summary.
+    public static func compactionRequest(previousSummary: String?, rows: [MessageRecord]) -> [ChatMessage] {
+        var transcript = ""
+        if let previousSummary, !previousSummary.isEmpty { transcript += "Earlier summary:\n\(previousSummary)\n\n" }
+        for row in rows where row.role == .user || row.role == .assistant {
+            transcript += "\(row.role == .user ? "User" : "Assistant"): \(row.content)\n"
+        }
+        return [
+            .system(
+                "You compress conversations. Write a concise summary of the conversation below for your own later use: facts about the user, decisions, open questions, promises made, names, numbers. Plain prose, no preamble."
+            ),
+            .user(transcript),
+        ]
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Delivers outbox entries through their channel, retrying with backoff, never two deliveries of one
+/// entry at a time.
+///
+/// A fresh reply is delivered at once (`deliverNow`); the retry loop picks up failed deliveries and
+/// anything a crash left behind. Successful deliveries are marked sent in batches; until then their ids
+/// stay in flight, so the retry loop cannot pick them up a second time.
+final class OutboxDispatcher: Sendable {
+    private let store: any GatewayStore
+    private let traces: TraceRecorder
+    private let logger: Logger
+    private let configuration: @Sendable () -> GatewayConfig.Outbox
+    private let senders = Mutex<[String: any ChannelSender]>([:])
+    private let inFlight = Mutex<Set<String>>([])
+    private let sent = Mutex<[(id: String, at: Date)]>([])
+
+    init(store: any GatewayStore, traces: TraceRecorder, logger: Logger, configuration: @escaping @Sendable () -> GatewayConfig.Outbox) {
+        self.store = store
+        self.traces = traces
+        self.logger = logger
+        self.configuration = configuration
+    }
+
+    func register(_ sender: any ChannelSender) {
+        senders.withLock { $0[sender.channel] = sender }
+    }
+
+    func deliverNow(_ entry: OutboxEntry) async {
+        guard inFlight.withLock({ $0.insert(entry.id).inserted }) else { return }
+        await attempt(entry)
+    }
+
+    /// Delivers what is due; returns how many entries were tried.
+    @discardableResult
+    func deliverDue(now: Date = Date()) async -> Int {
+        let due: [OutboxEntry]
+        do {
+            due = try await store.dueOutbox(now: now, limit: 256)
+        } catch {
+            logger.error("outbox read failed", metadata: ["error": "\(error)"])
+            return 0
+        }
+        var tried = 0
+        for entry in due where inFlight.withLock({ $0.insert(entry.id).inserted }) {
+            tried += 1
+            await attempt(entry)
+        }
+        return tried
+    }
+
+    /// Writes the batch of successful deliveries.
+    func flushSent() async {
+        let batch = sent.withLock { sent in
+            defer { sent.removeAll(keepingCapacity: true) }
+            return sent
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            for item in batch { try await store.markOutboxSent(id: item.id, at: item.at) }
+            inFlight.withLock { inFlight in
+                for item in batch { inFlight.remove(item.id) }
+            }
+        } catch {
+            // Left in flight so they are not sent twice now; a restart retries them, which idempotency covers.
+            logger.error("marking deliveries sent failed", metadata: ["error": "\(error)", "count": "\(batch.count)"])
+        }
+    }
+
+    private func attempt(_ entry: OutboxEntry) async {
+        guard let sender = senders.withLock({ $0[entry.channel] }) else {
+            await failed(entry, error: "no channel named '\(entry.channel)' is running", permanent: false)
+            return
+        }
+        do {
+            try await sender.deliver(entry)
+            let now = Date()
+            traces.record(entry.messageID, "reply.sent", durationMs: now.timeIntervalSince(entry.createdAt) * 1000, ["channel": .string(entry.channel), "attempt": .number(Double(entry.attempts + 1))])
+            sent.withLock { $0.append((entry.id, now)) }
+        } catch let error as PermanentDeliveryError {
+            await failed(entry, error: error.description, permanent: true)
+        } catch {
+            await failed(entry, error: "\(error)", permanent: false)
+        }
+    }
+
+    private func failed(_ entry: OutboxEntry, error: String, permanent: Bool) async {
+        let config = configuration()
+        let attempts = entry.attempts + 1
+        let giveUp = permanent || attempts >= config.maxAttempts
+        let delay = min(config.retryBase.milliseconds / 1000 * pow(2, Double(attempts - 1)), 300)
+        let retryAt = giveUp ? nil : Date().addingTimeInterval(delay)
+        traces.record(entry.messageID, giveUp ? "reply.failed" : "reply.retry", ["channel": .string(entry.channel), "attempt": .number(Double(attempts)), "error": .string(error)])
+        logger.warning(
+            giveUp ? "reply delivery failed for good" : "reply delivery failed; will retry",
+            metadata: ["message_id": "\(entry.messageID)", "channel": "\(entry.channel)", "attempt": "\(attempts)", "error": "\(error)"])
+        do {
+            try await store.markOutboxFailed(id: entry.id, error: error, retryAt: retryAt)
+        } catch {
+            logger.error("outbox update failed", metadata: ["error": "\(error)"])
+        }
+        inFlight.withLock { _ = $0.remove(entry.id) }
+    }
+}

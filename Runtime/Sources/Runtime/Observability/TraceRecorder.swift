@@ -1,0 +1,43 @@
+import Foundation
+public import Logging
+import Synchronization
+
+/// Buffers trace events and writes them in batches, off the message path.
+///
+/// Recording never waits for the disk; ``flush()`` runs every 100 ms from the gateway's services and once
+/// more at shutdown, so `swiftlet trace` sees a hop at most that late.
+public final class TraceRecorder: Sendable {
+    private let buffer = Mutex<[TraceEvent]>([])
+    private let store: any GatewayStore
+    private let logger: Logger
+
+    public init(store: any GatewayStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    public func record(_ messageID: String, _ hop: String, durationMs: Double? = nil, _ detail: [String: JSONValue] = [:]) {
+        let event = TraceEvent(messageID: messageID, hop: hop, durationMs: durationMs, detail: detail)
+        buffer.withLock { $0.append(event) }
+    }
+
+    public func flush() async {
+        let events = buffer.withLock { buffer in
+            defer { buffer.removeAll(keepingCapacity: true) }
+            return buffer
+        }
+        guard !events.isEmpty else { return }
+        do {
+            try await store.appendTrace(events)
+        } catch {
+            logger.error("trace write failed; \(events.count) events lost", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in milliseconds, fractional.
+    public var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

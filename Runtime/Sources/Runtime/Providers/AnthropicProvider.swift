@@ -1,0 +1,218 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// Anthropic Messages (`POST {base}/v1/messages`, `x-api-key`, `anthropic-version`).
+struct AnthropicProvider: ModelProvider {
+    static let apiVersion = "2023-06-01"
+
+    let settings: ProviderSettings
+    let transport: ProviderTransport
+
+    func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
+        let body = try AnthropicWire.encode(request)
+        var headers = [("anthropic-version", Self.apiVersion)]
+        if !settings.apiKey.isEmpty { headers.append(("x-api-key", settings.apiKey)) }
+        let url = settings.url("/v1/messages")
+        guard request.stream else {
+            let buffer = try await transport.postJSON(url: url, headers: headers, body: body, errorFor: AnthropicWire.error)
+            let reply = try AnthropicWire.decodeReply(buffer)
+            if !reply.text.isEmpty { await onText(reply.text) }
+            return reply
+        }
+        headers.append(("accept", "text/event-stream"))
+        let state = Mutex((parser: ServerSentEventParser(), assembly: AnthropicWire.StreamAssembly()))
+        try await transport.postLines(url: url, headers: headers, body: body, errorFor: AnthropicWire.error) { line in
+            let (text, done) = try state.withLock { state -> (String?, Bool) in
+                guard let event = state.parser.feed(line) else { return (nil, false) }
+                return try state.assembly.feed(event)
+            }
+            if let text, !text.isEmpty { await onText(text) }
+            return done
+        }
+        return try state.withLock { try $0.assembly.reply() }
+    }
+}
+
+/// The Messages wire format: pure encoding and decoding.
+enum AnthropicWire {
+    static func encode(_ request: ModelRequest) throws -> [UInt8] {
+        let system = request.messages.filter { $0.role == .system }.map(\.content).joined(separator: "\n\n")
+        var messages: [JSONValue] = []
+        var pendingResults: [JSONValue] = []
+        func flushResults() {
+            if !pendingResults.isEmpty { messages.append(.object(["role": .string("user"), "content": .array(pendingResults)])) }
+            pendingResults = []
+        }
+        for message in request.messages {
+            switch message.role {
+            case .system:
+                continue
+            case .tool:
+                var block: [String: JSONValue] = [
+                    "type": .string("tool_result"), "tool_use_id": .string(message.toolCallID ?? ""), "content": .string(message.content),
+                ]
+                if message.isError { block["is_error"] = .bool(true) }
+                pendingResults.append(.object(block))
+            case .user:
+                flushResults()
+                messages.append(.object(["role": .string("user"), "content": .string(message.content)]))
+            case .assistant:
+                flushResults()
+                var blocks: [JSONValue] = []
+                if !message.content.isEmpty { blocks.append(.object(["type": .string("text"), "text": .string(message.content)])) }
+                for call in message.toolCalls {
+                    let input = (try? JSONDecoder().decode(JSONValue.self, from: Data(call.arguments.utf8))) ?? .object([:])
+                    blocks.append(.object(["type": .string("tool_use"), "id": .string(call.id), "name": .string(call.name), "input": input]))
+                }
+                messages.append(.object(["role": .string("assistant"), "content": .array(blocks)]))
+            }
+        }
+        flushResults()
+        var object: [String: JSONValue] = [
+            "model": .string(request.model), "max_tokens": .number(Double(request.maxTokens)), "messages": .array(messages),
+            "stream": .bool(request.stream),
+        ]
+        if !system.isEmpty { object["system"] = .string(system) }
+        if !request.tools.isEmpty {
+            object["tools"] = .array(
+                request.tools.map { .object(["name": .string($0.name), "description": .string($0.description), "input_schema": $0.parameters]) })
+        }
+        return Array(try JSONEncoder().encode(JSONValue.object(object)))
+    }
+
+    struct ErrorBody: Decodable {
+        struct Detail: Decodable {
+            var type: String?
+            var message: String?
+        }
+        var error: Detail?
+    }
+
+    static func error(status: Int, body: String, retryAfter: Duration?) -> ProviderError {
+        let detail = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)))?.error
+        return .http(status: status, type: detail?.type ?? "", message: detail?.message ?? (body.isEmpty ? "no details" : String(body.prefix(300))), retryAfter: retryAfter)
+    }
+
+    struct Block: Decodable {
+        var type: String
+        var text: String?
+        var id: String?
+        var name: String?
+        var input: JSONValue?
+    }
+
+    struct Usage: Decodable {
+        var input_tokens: Int?
+        var output_tokens: Int?
+    }
+
+    struct Message: Decodable {
+        var content: [Block]?
+        var stop_reason: String?
+        var usage: Usage?
+    }
+
+    static func normalise(_ stopReason: String) -> String {
+        switch stopReason {
+        case "end_turn", "stop_sequence": "stop"
+        case "tool_use": "tool_calls"
+        case "max_tokens": "length"
+        default: stopReason
+        }
+    }
+
+    static func decodeReply(_ buffer: ByteBuffer) throws -> ModelReply {
+        let message: Message
+        do {
+            message = try JSONDecoder().decode(Message.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw ProviderError.malformed("not a Messages answer: \(String(buffer: buffer).prefix(200))")
+        }
+        guard let content = message.content else { throw ProviderError.malformed("a Messages answer without content") }
+        let text = content.filter { $0.type == "text" }.compactMap(\.text).joined()
+        let calls = content.filter { $0.type == "tool_use" }.map { ToolCall(id: $0.id ?? "", name: $0.name ?? "", arguments: ($0.input ?? .object([:])).jsonText) }
+        return ModelReply(
+            text: text, toolCalls: calls,
+            usage: TokenUsage(input: message.usage?.input_tokens ?? 0, output: message.usage?.output_tokens ?? 0),
+            finishReason: normalise(message.stop_reason ?? "end_turn"))
+    }
+
+    struct StreamEvent: Decodable {
+        struct Delta: Decodable {
+            var type: String?
+            var text: String?
+            var partial_json: String?
+            var stop_reason: String?
+        }
+        var type: String
+        var index: Int?
+        var message: Message?
+        var content_block: Block?
+        var delta: Delta?
+        var usage: Usage?
+        var error: ErrorBody.Detail?
+    }
+
+    /// Assembles the event stream: text blocks in order, tool_use blocks from their JSON fragments.
+    struct StreamAssembly {
+        private var text = ""
+        private var blocks: [Int: (id: String, name: String, json: String)] = [:]
+        private var usage = TokenUsage()
+        private var stopReason: String?
+        private var stopped = false
+
+        /// Feeds one event; returns the text it adds and whether it was `message_stop`.
+        mutating func feed(_ event: ServerSentEvent) throws -> (String?, Bool) {
+            let decoded: StreamEvent
+            do {
+                decoded = try JSONDecoder().decode(StreamEvent.self, from: Data(event.data.utf8))
+            } catch {
+                throw ProviderError.malformed("stream event is not JSON: \(event.data.prefix(200))")
+            }
+            switch decoded.type {
+            case "message_start":
+                usage.input = decoded.message?.usage?.input_tokens ?? 0
+                usage.output = decoded.message?.usage?.output_tokens ?? 0
+            case "content_block_start":
+                if let block = decoded.content_block, block.type == "tool_use", let index = decoded.index {
+                    blocks[index] = (id: block.id ?? "", name: block.name ?? "", json: "")
+                } else if let initial = decoded.content_block?.text, !initial.isEmpty {
+                    text += initial
+                    return (initial, false)
+                }
+            case "content_block_delta":
+                if decoded.delta?.type == "text_delta", let delta = decoded.delta?.text {
+                    text += delta
+                    return (delta, false)
+                }
+                if decoded.delta?.type == "input_json_delta", let index = decoded.index, let fragment = decoded.delta?.partial_json {
+                    blocks[index]?.json += fragment
+                }
+            case "message_delta":
+                if let reason = decoded.delta?.stop_reason { stopReason = reason }
+                if let output = decoded.usage?.output_tokens { usage.output = output }
+                if let input = decoded.usage?.input_tokens, input > 0 { usage.input = input }
+            case "message_stop":
+                stopped = true
+                return (nil, true)
+            case "error":
+                let type = decoded.error?.type ?? "api_error"
+                let status = type == "overloaded_error" ? 529 : type == "rate_limit_error" ? 429 : 500
+                throw ProviderError.http(status: status, type: type, message: decoded.error?.message ?? "error in stream", retryAfter: nil)
+            default:
+                break  // ping, content_block_stop, and event types added later
+            }
+            return (nil, false)
+        }
+
+        func reply() throws -> ModelReply {
+            guard stopped else { throw ProviderError.truncated }
+            let calls = blocks.sorted { $0.key < $1.key }.map { _, block in
+                let input = (try? JSONDecoder().decode(JSONValue.self, from: Data((block.json.isEmpty ? "{}" : block.json).utf8))) ?? .object([:])
+                return ToolCall(id: block.id, name: block.name, arguments: input.jsonText)
+            }
+            return ModelReply(text: text, toolCalls: calls, usage: usage, finishReason: AnthropicWire.normalise(stopReason ?? "end_turn"))
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// OpenAI Chat Completions (`POST {base}/chat/completions`), spoken by OpenAI and most local and hosted
+/// servers: vLLM, llama.cpp server, LM Studio, Ollama's `/v1`, DeepSeek, OpenRouter.
+struct OpenAIProvider: ModelProvider {
+    let settings: ProviderSettings
+    let transport: ProviderTransport
+
+    func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
+        let body = try OpenAIWire.encode(request)
+        var headers: [(String, String)] = []
+        if !settings.apiKey.isEmpty { headers.append(("authorization", "Bearer \(settings.apiKey)")) }
+        let url = settings.url("/chat/completions")
+        guard request.stream else {
+            let buffer = try await transport.postJSON(url: url, headers: headers, body: body, errorFor: OpenAIWire.error)
+            let reply = try OpenAIWire.decodeReply(buffer)
+            if !reply.text.isEmpty { await onText(reply.text) }
+            return reply
+        }
+        headers.append(("accept", "text/event-stream"))
+        let assembly = Mutex(OpenAIWire.StreamAssembly())
+        try await transport.postLines(url: url, headers: headers, body: body, errorFor: OpenAIWire.error) { line in
+            guard line.hasPrefix("data:") else { return false }
+            let data = line.dropFirst(5).drop(while: { $0 == " " })
+            if data == "[DONE]" { return true }
+            let text = try assembly.withLock { try $0.feed(Substring(data)) }
+            if let text, !text.isEmpty { await onText(text) }
+            return false
+        }
+        return try assembly.withLock { try $0.reply() }
+    }
+}
+
+/// The Chat Completions wire format: pure encoding and decoding.
+enum OpenAIWire {
+    static func encode(_ request: ModelRequest) throws -> [UInt8] {
+        var object: [String: JSONValue] = [
+            "model": .string(request.model),
+            "messages": .array(request.messages.map(message)),
+            "max_tokens": .number(Double(request.maxTokens)),
+            "stream": .bool(request.stream),
+        ]
+        if request.stream { object["stream_options"] = .object(["include_usage": .bool(true)]) }
+        if !request.tools.isEmpty {
+            object["tools"] = .array(
+                request.tools.map { tool in
+                    .object([
+                        "type": .string("function"),
+                        "function": .object(["name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters]),
+                    ])
+                })
+        }
+        return Array(try JSONEncoder().encode(JSONValue.object(object)))
+    }
+
+    static func message(_ message: ChatMessage) -> JSONValue {
+        switch message.role {
+        case .system, .user:
+            return .object(["role": .string(message.role.rawValue), "content": .string(message.content)])
+        case .assistant:
+            var object: [String: JSONValue] = ["role": .string("assistant"), "content": message.content.isEmpty && !message.toolCalls.isEmpty ? .null : .string(message.content)]
+            if !message.toolCalls.isEmpty {
+                object["tool_calls"] = .array(
+                    message.toolCalls.map { call in
+                        .object(["id": .string(call.id), "type": .string("function"), "function": .object(["name": .string(call.name), "arguments": .string(call.arguments)])])
+                    })
+            }
+            return .object(object)
+        case .tool:
+            return .object(["role": .string("tool"), "tool_call_id": .string(message.toolCallID ?? ""), "content": .string(message.content)])
+        }
+    }
+
+    struct ErrorBody: Decodable {
+        struct Detail: Decodable {
+            var message: String?
+            var type: String?
+            var code: JSONValue?
+        }
+        var error: Detail?
+    }
+
+    static func error(status: Int, body: String, retryAfter: Duration?) -> ProviderError {
+        let detail = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)))?.error
+        let code = detail?.code?.stringValue ?? detail?.type ?? ""
+        let message = detail?.message ?? (body.isEmpty ? "no details" : String(body.prefix(300)))
+        return .http(status: status, type: code, message: message, retryAfter: retryAfter)
+    }
+
+    struct Function: Decodable {
+        var name: String?
+        var arguments: String?
+    }
+
+    struct ToolCallDelta: Decodable {
+        var index: Int?
+        var id: String?
+        var function: Function?
+    }
+
+    struct Message: Decodable {
+        var content: String?
+        var tool_calls: [ToolCallDelta]?
+    }
+
+    struct Usage: Decodable {
+        var prompt_tokens: Int?
+        var completion_tokens: Int?
+    }
+
+    struct Choice: Decodable {
+        var message: Message?
+        var delta: Message?
+        var finish_reason: String?
+    }
+
+    struct Completion: Decodable {
+        var choices: [Choice]?
+        var usage: Usage?
+        var error: ErrorBody.Detail?
+    }
+
+    static func decodeReply(_ buffer: ByteBuffer) throws -> ModelReply {
+        let completion: Completion
+        do {
+            completion = try JSONDecoder().decode(Completion.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw ProviderError.malformed("not a chat completion: \(String(buffer: buffer).prefix(200))")
+        }
+        guard let choice = completion.choices?.first, let message = choice.message else {
+            throw ProviderError.malformed("a chat completion without choices")
+        }
+        let calls = (message.tool_calls ?? []).enumerated().map { index, call in
+            ToolCall(id: call.id ?? "call_\(index)", name: call.function?.name ?? "", arguments: call.function?.arguments ?? "{}")
+        }
+        return ModelReply(
+            text: message.content ?? "", toolCalls: calls,
+            usage: TokenUsage(input: completion.usage?.prompt_tokens ?? 0, output: completion.usage?.completion_tokens ?? 0),
+            finishReason: normalise(choice.finish_reason ?? "stop"))
+    }
+
+    static func normalise(_ reason: String) -> String {
+        reason == "function_call" ? "tool_calls" : reason
+    }
+
+    /// Assembles streamed chunks: text in order, tool calls from their indexed fragments.
+    struct StreamAssembly {
+        private var text = ""
+        private var calls: [Int: (id: String, name: String, arguments: String)] = [:]
+        private var usage = TokenUsage()
+        private var finishReason: String?
+
+        /// Feeds one `data:` payload; returns the text it adds.
+        mutating func feed(_ data: Substring) throws -> String? {
+            let chunk: Completion
+            do {
+                chunk = try JSONDecoder().decode(Completion.self, from: Data(data.utf8))
+            } catch {
+                throw ProviderError.malformed("stream chunk is not JSON: \(data.prefix(200))")
+            }
+            if let error = chunk.error {
+                throw ProviderError.http(status: 500, type: error.code?.stringValue ?? error.type ?? "stream_error", message: error.message ?? "error in stream", retryAfter: nil)
+            }
+            if let reported = chunk.usage {
+                usage = TokenUsage(input: reported.prompt_tokens ?? 0, output: reported.completion_tokens ?? 0)
+            }
+            guard let choice = chunk.choices?.first else { return nil }
+            if let reason = choice.finish_reason { finishReason = OpenAIWire.normalise(reason) }
+            for fragment in choice.delta?.tool_calls ?? [] {
+                let index = fragment.index ?? calls.count
+                var call = calls[index] ?? (id: "", name: "", arguments: "")
+                if let id = fragment.id { call.id = id }
+                if let name = fragment.function?.name { call.name += name }
+                if let arguments = fragment.function?.arguments { call.arguments += arguments }
+                calls[index] = call
+            }
+            let delta = choice.delta?.content
+            if let delta { text += delta }
+            return delta
+        }
+
+        func reply() throws -> ModelReply {
+            guard let finishReason else { throw ProviderError.truncated }
+            let toolCalls = calls.sorted { $0.key < $1.key }.map { index, call in
+                ToolCall(id: call.id.isEmpty ? "call_\(index)" : call.id, name: call.name, arguments: call.arguments.isEmpty ? "{}" : call.arguments)
+            }
+            return ModelReply(text: text, toolCalls: toolCalls, usage: usage, finishReason: finishReason)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// The HTTP edge of one provider: sends a JSON request and enforces the four timeouts.
+///
+/// Connect is bounded by the client's connect timeout; the other three by a watchdog that runs beside the
+/// call and cancels it: no first byte of the answer within `firstToken`, a gap between chunks longer than
+/// `idle`, or the whole call longer than `total`.
+struct ProviderTransport: Sendable {
+    let client: HTTPClient
+    let timeouts: ProviderTimeouts
+
+    static let maxErrorBody = 64 << 10
+    static let maxBody = 16 << 20
+
+    /// Creates the client for one provider; ``shutdown()`` must be called before the process ends.
+    static func make(timeouts: ProviderTimeouts, maxConnections: Int) -> ProviderTransport {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .init(timeouts.connect), read: .init(timeouts.idle))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
+        configuration.httpVersion = .automatic
+        return ProviderTransport(client: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration), timeouts: timeouts)
+    }
+
+    func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// POSTs `body` and hands the successful response's lines to `onLine`; error statuses become the
+    /// provider's error via `errorFor(status, body, retryAfter)`.
+    ///
+    /// `onLine` returns true when it saw the stream's terminal frame; a stream that ends without one is
+    /// ``ProviderError/truncated``.
+    func postLines(
+        url: String,
+        headers: [(String, String)],
+        body: [UInt8],
+        errorFor: @escaping @Sendable (Int, String, Duration?) -> ProviderError,
+        onLine: @escaping @Sendable (String) async throws -> Bool
+    ) async throws {
+        let clock = CallClock()
+        try await watched(clock) {
+            let response = try await execute(url: url, headers: headers, body: body, errorFor: errorFor)
+            var splitter = LineSplitter()
+            var finished = false
+            var received = 0
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                guard received <= Self.maxBody else { throw ProviderError.malformed("answer larger than \(Self.maxBody) bytes") }
+                clock.tick()
+                for line in splitter.append(chunk.readableBytesView) where try await onLine(line) {
+                    finished = true
+                }
+            }
+            if let last = splitter.finish(), try await onLine(last) { finished = true }
+            if try await onLine("") { finished = true }
+            guard finished else { throw ProviderError.truncated }
+        }
+    }
+
+    /// POSTs `body` and returns the whole successful response body.
+    func postJSON(
+        url: String,
+        headers: [(String, String)],
+        body: [UInt8],
+        errorFor: @escaping @Sendable (Int, String, Duration?) -> ProviderError
+    ) async throws -> ByteBuffer {
+        let clock = CallClock()
+        return try await watched(clock) {
+            let response = try await execute(url: url, headers: headers, body: body, errorFor: errorFor)
+            do {
+                return try await response.body.collect(upTo: Self.maxBody)
+            } catch is NIOTooManyBytesError {
+                throw ProviderError.malformed("answer larger than \(Self.maxBody) bytes")
+            }
+        }
+    }
+
+    private func execute(
+        url: String,
+        headers: [(String, String)],
+        body: [UInt8],
+        errorFor: @Sendable (Int, String, Duration?) -> ProviderError
+    ) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "swiftlet/\(SwiftletVersion.current)")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .init(timeouts.total))
+        guard (200..<300).contains(response.status.code) else {
+            let text: String
+            do {
+                text = String(buffer: try await response.body.collect(upTo: Self.maxErrorBody))
+            } catch {
+                text = ""
+            }
+            throw errorFor(Int(response.status.code), text, Self.retryAfter(response.headers.first(name: "retry-after")))
+        }
+        return response
+    }
+
+    /// Runs `call` beside a watchdog; the first to finish wins and the other is cancelled.
+    private func watched<T: Sendable>(_ clock: CallClock, _ call: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await call() }
+                group.addTask {
+                    try await watchdog(clock)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let result { return result }
+                }
+                throw CancellationError()
+            }
+        } catch let error as ProviderError {
+            throw error
+        } catch let error as HTTPClientError {
+            throw Self.map(error, timeouts: timeouts)
+        } catch let error as ChannelError {
+            throw ProviderError.connection("\(error)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as DecodingError {
+            throw ProviderError.malformed("\(error)")
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw ProviderError.connection("\(error)")
+        }
+    }
+
+    private func watchdog(_ clock: CallClock) async throws {
+        while true {
+            let (deadline, phase, limit) = clock.deadline(timeouts)
+            if ContinuousClock.now >= deadline { throw ProviderError.timeout(phase: phase, after: limit) }
+            try await Task.sleep(until: deadline, clock: .continuous)
+        }
+    }
+
+    static func map(_ error: HTTPClientError, timeouts: ProviderTimeouts) -> ProviderError {
+        switch error {
+        case .connectTimeout, .socksHandshakeTimeout, .tlsHandshakeTimeout: .timeout(phase: "connect", after: timeouts.connect)
+        case .readTimeout: .timeout(phase: "idle", after: timeouts.idle)
+        case .deadlineExceeded: .timeout(phase: "total", after: timeouts.total)
+        case .remoteConnectionClosed: .truncated
+        case .cancelled: .connection("cancelled")
+        default: .connection("\(error)")
+        }
+    }
+
+    /// `Retry-After` in seconds or as an HTTP date.
+    static func retryAfter(_ value: String?, now: Date = Date()) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Double(value), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+}
+
+/// Progress of one call, shared by the reader (which ticks) and the watchdog (which reads).
+final class CallClock: Sendable {
+    private struct State {
+        var started = ContinuousClock.now
+        var lastChunk: ContinuousClock.Instant?
+    }
+
+    private let state = Mutex(State())
+
+    func tick() {
+        state.withLock { $0.lastChunk = .now }
+    }
+
+    /// The next instant at which the call is overdue, the phase that would be overdue, and its limit.
+    func deadline(_ timeouts: ProviderTimeouts) -> (ContinuousClock.Instant, String, Duration) {
+        state.withLock { state in
+            let total = state.started + timeouts.total
+            let (phase, limit, next) =
+                if let last = state.lastChunk { ("idle", timeouts.idle, last + timeouts.idle) } else {
+                    ("first_token", timeouts.firstToken, state.started + timeouts.firstToken)
+                }
+            return next < total ? (next, phase, limit) : (total, "total", timeouts.total)
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

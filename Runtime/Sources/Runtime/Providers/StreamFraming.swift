@@ -1,0 +1,68 @@
+/// Splits a byte stream into lines (LF or CRLF), across chunk boundaries.
+struct LineSplitter {
+    private var pending: [UInt8] = []
+
+    /// The complete lines in `bytes` plus what was pending, without their terminators.
+    mutating func append(_ bytes: some Sequence<UInt8>) -> [String] {
+        var lines: [String] = []
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                if pending.last == UInt8(ascii: "\r") { pending.removeLast() }
+                lines.append(String(decoding: pending, as: UTF8.self))
+                pending.removeAll(keepingCapacity: true)
+            } else {
+                pending.append(byte)
+            }
+        }
+        return lines
+    }
+
+    /// What is left after the stream ended without a final newline.
+    mutating func finish() -> String? {
+        defer { pending.removeAll() }
+        return pending.isEmpty ? nil : String(decoding: pending, as: UTF8.self)
+    }
+}
+
+/// One server-sent event: its `event:` name (`message` when absent) and its joined `data:` lines.
+struct ServerSentEvent: Equatable {
+    var event: String
+    var data: String
+}
+
+/// Server-sent events framing (the WHATWG event-stream format) fed line by line.
+struct ServerSentEventParser {
+    private var event = ""
+    private var data: [String] = []
+
+    /// Feeds one line; returns an event when the line is the blank line that ends one.
+    mutating func feed(_ line: String) -> ServerSentEvent? {
+        if line.isEmpty {
+            defer {
+                event = ""
+                data.removeAll()
+            }
+            guard !data.isEmpty else { return nil }
+            return ServerSentEvent(event: event.isEmpty ? "message" : event, data: data.joined(separator: "\n"))
+        }
+        if line.hasPrefix(":") { return nil }
+        let field: Substring, value: Substring
+        if let colon = line.firstIndex(of: ":") {
+            field = line[..<colon]
+            let rest = line[line.index(after: colon)...]
+            value = rest.hasPrefix(" ") ? rest.dropFirst() : rest
+        } else {
+            field = line[...]
+            value = ""
+        }
+        switch field {
+        case "event": event = String(value)
+        case "data": data.append(String(value))
+        default: break
+        }
+        return nil
+    }
+
+    /// An event whose blank line never came (the stream ended right after it).
+    mutating func finish() -> ServerSentEvent? { feed("") }
+}

@@ -1,0 +1,1 @@
+// Placeholder so the package loads while this target is being written; the lead deletes it.

@@ -1,0 +1,103 @@
+import HummingbirdWSClient
+import Logging
+
+/// One session's share of the run.
+struct SessionPlan: Sendable {
+    var name: String
+    var warmupMessages: Int
+    var measuredMessages: Int
+}
+
+/// What a session tells the coordinator before the measured phase starts.
+enum SessionProgress: Sendable {
+    /// The socket is open and the gateway said hello.
+    case connected
+    /// Warmup is done; the session waits at the start gate.
+    case ready
+    /// The session ended before it was ready.
+    case failed(SessionFailure)
+}
+
+struct SessionFailure: Sendable {
+    var session: String
+    var reason: String
+    /// Whether it got as far as the gateway's hello.
+    var connected: Bool
+}
+
+/// Drives one session: opens its WebSocket, waits for hello, sends its warmup messages, waits at the start gate,
+/// then sends its measured messages one after another, each after the previous one's final event.
+struct SessionDriver: Sendable {
+    let plan: SessionPlan
+    let url: String
+    let configuration: WebSocketClientConfiguration
+    let replyTimeout: Duration
+    let startGate: StartGate
+    let progress: AsyncStream<SessionProgress>.Continuation
+    let logger: Logger
+
+    func run() async -> SessionResult {
+        let lane = LaneRecord(timeout: replyTimeout)
+        lane.arm()
+        var connectionError: (any Error)?
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
+                        try await converse(inbound: inbound, outbound: outbound, lane: lane)
+                    }
+                }
+                // When the watchdog returns first, cancelling the connection closes its input and ends the conversation.
+                group.addTask { try await lane.watch() }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            connectionError = error
+        }
+        let phase = lane.phase
+        if phase == .connecting || phase == .warmingUp {
+            let reason = failureReason(phase: phase, timedOut: lane.timedOut, error: connectionError)
+            progress.yield(.failed(SessionFailure(session: plan.name, reason: reason, connected: phase == .warmingUp)))
+        }
+        return lane.result(planned: plan.measuredMessages)
+    }
+
+    private func failureReason(phase: LaneRecord.Phase, timedOut: Bool, error: (any Error)?) -> String {
+        let stage = phase == .connecting ? "before hello" : "during warmup"
+        if timedOut { return "no answer within \(replyTimeout) \(stage)" }
+        if let error { return "\(error) \(stage)" }
+        return "connection closed \(stage)"
+    }
+
+    private func converse(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, lane: LaneRecord) async throws {
+        var reader = FrameReader(inbound, maxSize: configuration.maxFrameSize)
+        var greeted = false
+        while !greeted, let frame = try await reader.next() {
+            greeted = frame.type == "event" && frame.event == "hello"
+        }
+        guard greeted else { return }
+        lane.enter(.warmingUp)
+        progress.yield(.connected)
+
+        var exchange = ChatExchange(outbound: outbound)
+        for number in 0..<plan.warmupMessages {
+            lane.arm()
+            lane.record(try await exchange.send(text(warmup: true, number), reading: &reader))
+        }
+        lane.enter(.waitingToStart)
+        progress.yield(.ready)
+        guard await startGate.wait() else { return }
+
+        lane.enter(.measuring)
+        for number in 0..<plan.measuredMessages {
+            lane.arm()
+            lane.record(try await exchange.send(text(warmup: false, number), reading: &reader))
+        }
+        lane.enter(.done)
+    }
+
+    private func text(warmup: Bool, _ number: Int) -> String {
+        "\(warmup ? "warmup" : "load") message \(number + 1) from \(plan.name)"
+    }
+}
