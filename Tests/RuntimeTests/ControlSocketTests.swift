@@ -24,7 +24,8 @@ import Testing
             var pending = frames[...]
             while collected.count < count, let message = try await iterator.next() {
                 if case .text(let text) = message { collected.append(text) }
-                if collected.count == 1 || collected.last?["type"] as? String == "res" || collected.last?["event"] as? String == "chat.message" {
+                let event = collected.last?["event"] as? String
+                if collected.count == 1 || collected.last?["type"] as? String == "res" || event == "chat.message" || event == "chat.error" {
                     if let next = pending.popFirst() { try await outbound.write(.text(next)) }
                 }
             }
@@ -33,7 +34,7 @@ import Testing
         return (collected.frames, close)
     }
 
-    @Test func chatMessageIsAnsweredAndStored() async throws {
+    @Test func withoutAModelTheUserIsToldHowToConfigureOne() async throws {
         let gateway = try await TestGateway.start()
         let send = #"{"v":1,"type":"req","id":"c1","method":"chat.send","params":{"text":"hello swiftlet"}}"#
         let history = #"{"v":1,"type":"req","id":"c2","method":"chat.history","params":{}}"#
@@ -43,16 +44,16 @@ import Testing
         #expect(frames[0]["seq"] as? Int == 1)
         #expect((frames[0]["data"] as? [String: Any])?["protocol"] as? Int == 1)
         #expect(frames[1]["type"] as? String == "res" && frames[1]["id"] as? String == "c1" && frames[1]["ok"] as? Bool == true)
-        #expect(frames[2]["event"] as? String == "chat.message")
+        #expect(frames[2]["event"] as? String == "chat.error")
         #expect(frames[2]["seq"] as? Int == 2)
         let reply = try #require(frames[2]["data"] as? [String: Any])
-        #expect(reply["author"] as? String == BuiltinResponder.author)
-        #expect((reply["text"] as? String)?.contains("built-in echo responder") == true)
-        #expect((reply["text"] as? String)?.contains("hello swiftlet") == true)
+        #expect(reply["code"] as? String == "no_model")
+        #expect((reply["message"] as? String)?.contains("agent.models") == true)
+        #expect(reply["in_reply_to"] as? String == (frames[1]["result"] as? [String: Any])?["message_id"] as? String)
         let listed = try #require((frames[3]["result"] as? [String: Any])?["messages"] as? [[String: Any]])
-        #expect(listed.map { $0["role"] as? String } == ["user", "assistant"])
+        #expect(listed.map { $0["role"] as? String } == ["user", "system"])
 
-        let session = try await gateway.state.store.session(key: "webchat:main", channel: "webchat", peer: "owner")
+        let session = try await gateway.state.store.session(key: "webchat:dm:owner", channel: "webchat", peer: "owner")
         let stored = try await gateway.state.store.messages(sessionID: session.id, limit: 10)
         #expect(stored.map(\.content).first == "hello swiftlet")
         #expect(stored.count == 2)

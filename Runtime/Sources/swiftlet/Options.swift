@@ -60,6 +60,22 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
+    /// GETs one admin path; anything but 200 is printed with the gateway's message and becomes an exit code.
+    func fetch(_ admin: AdminClient, _ path: String) async throws -> [String: Any] {
+        let reply: AdminClient.Reply
+        do {
+            reply = try await admin.get(path)
+        } catch {
+            throw exitStatus(for: error)
+        }
+        guard reply.status == 200 else {
+            let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
+            printError("HTTP \(reply.status): \(message)")
+            throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.failure
+        }
+        return reply.body
+    }
+
     func client(workspace: Workspace, config: GatewayConfig) async throws -> AdminClient {
         let explicitToken = token ?? ProcessInfo.processInfo.environment["SWIFTLET_TOKEN"]
         let base = GatewayTarget.baseURL(explicit: url, workspace: workspace, config: config)

@@ -6,7 +6,13 @@ import Synchronization
 /// the session can be torn down instead of hanging the run.
 final class LaneRecord: Sendable {
     enum Phase: Sendable {
-        case connecting, warmingUp, waitingToStart, measuring, done
+        /// TCP connect and WebSocket upgrade.
+        case connecting
+        /// Given up while still connecting; a late upgrade must not start the conversation.
+        case abandoned
+        /// Upgraded, waiting for the gateway's hello.
+        case greeting
+        case warmingUp, waitingToStart, measuring, done
     }
 
     private struct State {
@@ -34,6 +40,24 @@ final class LaneRecord: Sendable {
         state.withLock { state in
             state.phase = phase
             state.deadline = nil
+        }
+    }
+
+    /// Called when the upgrade completes; false if the session was abandoned meanwhile.
+    func beginConversation() -> Bool {
+        state.withLock { state in
+            guard state.phase == .connecting else { return false }
+            state.phase = .greeting
+            return true
+        }
+    }
+
+    /// Gives up on a session still connecting; false if it got past the upgrade first.
+    func abandonIfConnecting() -> Bool {
+        state.withLock { state in
+            guard state.phase == .connecting else { return false }
+            state.phase = .abandoned
+            return true
         }
     }
 

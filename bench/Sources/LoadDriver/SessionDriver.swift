@@ -36,27 +36,45 @@ struct SessionDriver: Sendable {
     let progress: AsyncStream<SessionProgress>.Continuation
     let logger: Logger
 
+    private enum Ending: Sendable {
+        case closed((any Error)?)
+        case timedOut
+    }
+
     func run() async -> SessionResult {
         let lane = LaneRecord(timeout: replyTimeout)
         lane.arm()
-        var connectionError: (any Error)?
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
-                        try await converse(inbound: inbound, outbound: outbound, lane: lane)
-                    }
+        let (endings, end) = AsyncStream.makeStream(of: Ending.self)
+        // Unstructured, so that a connection stuck in its upgrade can be left behind: the WebSocket client waits
+        // for the upgrade response on a future that ignores cancellation. Every other stage ends when cancelled.
+        let connection = Task {
+            do {
+                try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
+                    try await converse(inbound: inbound, outbound: outbound, lane: lane)
                 }
-                // When the watchdog returns first, cancelling the connection closes its input and ends the conversation.
-                group.addTask { try await lane.watch() }
-                try await group.next()
-                group.cancelAll()
+                end.yield(.closed(nil))
+            } catch {
+                end.yield(.closed(error))
             }
-        } catch {
-            connectionError = error
         }
+        let watchdog = Task {
+            guard (try? await lane.watch()) != nil else { return }
+            end.yield(.timedOut)
+        }
+        var endingsIterator = endings.makeAsyncIterator()
+        var ending = await endingsIterator.next()
+        if case .timedOut? = ending {
+            connection.cancel()
+            // Past the upgrade, cancelling closes the socket's input and the conversation ends at once.
+            if !lane.abandonIfConnecting() { ending = await endingsIterator.next() }
+        }
+        watchdog.cancel()
+        end.finish()
+
         let phase = lane.phase
-        if phase == .connecting || phase == .warmingUp {
+        if phase != .waitingToStart, phase != .measuring, phase != .done {
+            var connectionError: (any Error)?
+            if case .closed(let error)? = ending { connectionError = error }
             let reason = failureReason(phase: phase, timedOut: lane.timedOut, error: connectionError)
             progress.yield(.failed(SessionFailure(session: plan.name, reason: reason, connected: phase == .warmingUp)))
         }
@@ -64,13 +82,19 @@ struct SessionDriver: Sendable {
     }
 
     private func failureReason(phase: LaneRecord.Phase, timedOut: Bool, error: (any Error)?) -> String {
-        let stage = phase == .connecting ? "before hello" : "during warmup"
-        if timedOut { return "no answer within \(replyTimeout) \(stage)" }
-        if let error { return "\(error) \(stage)" }
-        return "connection closed \(stage)"
+        let stage =
+            switch phase {
+            case .connecting, .abandoned: "opening the WebSocket"
+            case .greeting: "waiting for hello"
+            default: "warming up"
+            }
+        if timedOut { return "\(stage): no answer within \(replyTimeout)" }
+        if let error { return "\(stage): \(error)" }
+        return "\(stage): the gateway closed the connection"
     }
 
     private func converse(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, lane: LaneRecord) async throws {
+        guard lane.beginConversation() else { return }
         var reader = FrameReader(inbound, maxSize: configuration.maxFrameSize)
         var greeted = false
         while !greeted, let frame = try await reader.next() {

@@ -25,9 +25,11 @@ final class StartGate: Sendable {
     /// Releases every waiter; only the first call decides.
     func open(proceed: Bool) {
         let (waiters, decision) = state.withLock { state in
-            if state.decision == nil { state.decision = proceed }
-            defer { state.waiters = [] }
-            return (state.waiters, state.decision ?? proceed)
+            let decision = state.decision ?? proceed
+            let waiters = state.waiters
+            state.decision = decision
+            state.waiters = []
+            return (waiters, decision)
         }
         for waiter in waiters { waiter.resume(returning: decision) }
     }

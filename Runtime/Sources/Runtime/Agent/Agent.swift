@@ -23,6 +23,10 @@ public final class Agent: Sendable {
         public var usage: [UsageRecord]
         public var providerTime: Duration
         public var model: String?
+        /// Calls for the client to run (OpenAI API with client tools); empty otherwise.
+        public var clientToolCalls: [ToolCall] = []
+        public var finishReason = "stop"
+        public var tokens: TokenUsage { usage.reduce(TokenUsage()) { $0 + TokenUsage(input: $1.inputTokens, output: $1.outputTokens) } }
     }
 
     public static let author = "gateway"
@@ -68,7 +72,9 @@ public final class Agent: Sendable {
                 providerTime += outcome.time
                 plan = try await contextPlan(entry: entry, state: state, system: system, budget: budget, config: config)
             }
-            return try await toolLoop(entry: entry, messages: plan.messages, override: override, config: config, usage: usage, providerTime: providerTime, emit: emit)
+            return try await toolLoop(
+                entry: entry, messages: plan.messages, override: override, onlyOverride: false, clientTools: nil, config: config, usage: usage,
+                providerTime: providerTime, emit: emit)
         } catch let error as ProviderError {
             var outcome = failure(error, entry: entry)
             outcome.usage = usage
@@ -77,26 +83,59 @@ public final class Agent: Sendable {
         }
     }
 
+    /// Answers a conversation the caller holds (the OpenAI-compatible API): no session, no journal.
+    ///
+    /// - Parameters:
+    ///   - model: nil for the agent (persona, gateway tools, configured models with failover); a ref to use
+    ///     exactly that model, with `clientTools` passed through and their calls returned to the caller.
+    public func answer(
+        messages: [ChatMessage], model: ModelRef?, clientTools: [ToolDefinition], requestID: String, emit: @escaping @Sendable (Event) async -> Void
+    ) async throws -> Outcome {
+        let config = configuration()
+        var conversation = messages
+        if model == nil {
+            let system = Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
+            conversation.insert(.system(system), at: 0)
+        }
+        let entry = JournalEntry(id: requestID, channel: "api", sessionKey: "api", sessionID: "", peer: "api", sender: "api", text: "", replyTarget: "")
+        do {
+            return try await toolLoop(
+                entry: entry, messages: conversation, override: model, onlyOverride: model != nil, clientTools: model == nil ? nil : clientTools, config: config,
+                usage: [], providerTime: .zero, emit: emit)
+        } catch let error as ProviderError {
+            return failure(error, entry: entry)
+        }
+    }
+
     private func toolLoop(
-        entry: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, config: GatewayConfig, usage initialUsage: [UsageRecord],
+        entry: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, onlyOverride: Bool, clientTools: [ToolDefinition]?, config: GatewayConfig,
+        usage initialUsage: [UsageRecord],
         providerTime initialTime: Duration, emit: @escaping @Sendable (Event) async -> Void
     ) async throws -> Outcome {
         var messages = initial
         var usage = initialUsage
         var providerTime = initialTime
         var transcript: [MessageRecord] = []
-        let definitions = tools.definitions
+        let definitions = clientTools ?? tools.definitions
         let context = ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
         for iteration in 1...config.agent.maxToolIterations {
             let request = ModelRequest(model: "", messages: messages, tools: definitions, maxTokens: config.agent.maxOutputTokens, stream: true)
-            let outcome = try await call(request, entry: entry, override: override, emit: emit, usage: &usage)
+            let outcome = try await call(request, entry: entry, override: override, onlyOverride: onlyOverride, emit: emit, usage: &usage)
             providerTime += outcome.providerTime
             let reply = outcome.reply
+            if clientTools != nil, !reply.toolCalls.isEmpty {
+                var result = Outcome(kind: .message, text: reply.text, transcript: [], usage: usage, providerTime: providerTime, model: outcome.model.description)
+                result.clientToolCalls = reply.toolCalls
+                result.finishReason = "tool_calls"
+                return result
+            }
             guard !reply.toolCalls.isEmpty else {
                 var text = reply.text
                 if text.isEmpty { text = reply.finishReason == "length" ? "(the answer was cut off at agent.max_output_tokens)" : "(the model returned an empty answer)" }
                 let final = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: outcome.model.description, content: text)
-                return Outcome(kind: .message, text: text, transcript: transcript + [final], usage: usage, providerTime: providerTime, model: outcome.model.description)
+                var result = Outcome(kind: .message, text: text, transcript: transcript + [final], usage: usage, providerTime: providerTime, model: outcome.model.description)
+                result.finishReason = reply.finishReason
+                return result
             }
             messages.append(.assistant(reply.text, toolCalls: reply.toolCalls))
             for (index, call) in reply.toolCalls.enumerated() {
@@ -119,11 +158,12 @@ public final class Agent: Sendable {
 
     /// One routed model call with its traces, usage rows and streamed events.
     private func call(
-        _ request: ModelRequest, entry: JournalEntry, override: ModelRef?, emit: @escaping @Sendable (Event) async -> Void, usage: inout [UsageRecord]
+        _ request: ModelRequest, entry: JournalEntry, override: ModelRef?, onlyOverride: Bool = false, emit: @escaping @Sendable (Event) async -> Void,
+        usage: inout [UsageRecord]
     ) async throws -> ModelRouter.Outcome {
         let traces = self.traces
         let attempts = AttemptLog()
-        let outcome = try await router.complete(request, override: override) { event in
+        let outcome = try await router.complete(request, override: override, fallbacks: !onlyOverride) { event in
             switch event {
             case .started(let ref, let attempt):
                 let number = attempts.begin()

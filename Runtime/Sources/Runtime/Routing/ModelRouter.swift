@@ -122,10 +122,12 @@ public final class ModelRouter: Sendable {
     public func complete(
         _ request: ModelRequest,
         override: ModelRef? = nil,
+        fallbacks: Bool = true,
         observer: @escaping @Sendable (Event) async -> Void
     ) async throws -> Outcome {
         let (plan, policy) = state.withLock { state in
             state.turn &+= 1
+            if let override, !fallbacks { return ([override], state.policy) }
             return (RoutePlan.order(models: state.models, strategy: state.policy.strategy, turn: state.turn - 1, override: override), state.policy)
         }
         guard !plan.isEmpty else {

@@ -34,6 +34,26 @@ extension GatewayRouter {
             }
         }
 
+        admin.get("trace/{message_id}") { request, context in
+            let id = context.parameters.get("message_id") ?? ""
+            await state.auditAdmin("admin.trace.read", request: request, context: context)
+            await state.traces.flush()
+            guard let entry = try await state.store.journalEntry(id: id) else {
+                throw APIError(.notFound, code: "unknown_message", message: "no message with id \(id) in the ingress journal")
+            }
+            let events = try await state.store.traceEvents(messageID: id)
+            let reply = try await state.store.outboxEntry(id: "\(id):reply")
+            return encoded(TraceReport(message: entry, events: events, reply: reply))
+        }
+
+        admin.get("stats") { request, context in
+            let (running, queued) = await state.pipeline.laneCounts
+            var snapshot = state.stats.snapshot(providers: state.router.health())
+            snapshot.activeTurns = running
+            snapshot.queuedMessages = queued
+            return encoded(snapshot)
+        }
+
         admin.get("audit") { request, context in
             let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
             let type = request.uri.queryParameters.get("type")
@@ -46,6 +66,15 @@ extension GatewayRouter {
             let data = try encoder.encode(["events": events])
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+    }
+
+    /// JSON with ISO 8601 dates and sorted keys.
+    static func encoded(_ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     static func statusBody(_ state: GatewayState) async throws -> [String: Any] {

@@ -9,6 +9,7 @@ enum GatewayRouter {
         router.add(middleware: LogRequestsMiddleware(.debug))
         addHealthRoutes(to: router, state: state)
         addAdminRoutes(to: router, state: state)
+        addOpenAIRoutes(to: router, state: state)
         addWebChatRoutes(to: router, state: state)
         ControlSocket.addRoute(to: router, state: state)
         return router

@@ -5,7 +5,8 @@ extension FakeHTTPReply {
     /// The Hummingbird response carrying this reply.
     var response: Response {
         Response(
-            status: HTTPResponse.Status(code: self.status),
+            // 529 has no standard reason phrase; Anthropic's own is "Overloaded".
+            status: HTTPResponse.Status(code: self.status, reasonPhrase: self.status == 529 ? "Overloaded" : ""),
             headers: Self.fields(contentType: self.contentType, self.headers),
             body: ResponseBody(byteBuffer: ByteBuffer(string: self.body))
         )

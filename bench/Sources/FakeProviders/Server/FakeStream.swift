@@ -53,8 +53,8 @@ struct FakeStream: Sendable {
         }
     }
 
-    /// Returns once the client closes its side of the connection, or throws when the task is
-    /// cancelled (the server is stopping). Never returns while the client keeps waiting.
+    /// Waits until the client closes its side of the connection or the task is cancelled (the
+    /// server is stopping), and then throws: there is nobody left to answer.
     static func waitForDisconnect(of request: Request) async throws {
         try await request.body.consumeWithCancellationOnInboundClose { _ in
             while true {

@@ -1,0 +1,234 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+extension GatewayRouter {
+    /// `POST /v1/chat/completions` and `GET /v1/models` in OpenAI's shapes, behind a control token
+    /// (`Authorization: Bearer ...`), served only when `api.openai.enabled` is true.
+    ///
+    /// `model` is the agent's name (persona, gateway tools, configured models with failover) or a model
+    /// ref `provider/model` (that model only; the caller's own `tools` pass through and their calls come back).
+    static func addOpenAIRoutes(to router: Router<GatewayRequestContext>, state: GatewayState) {
+        let api = router.group("v1").add(middleware: ControlAuthMiddleware(state: state))
+
+        api.get("models") { _, _ in
+            try OpenAIAPI.requireEnabled(state)
+            let created = Int(state.startedAt.timeIntervalSince1970)
+            let ids = [state.config.agent.name] + state.router.models.map(\.description)
+            return OpenAIAPI.json(.object(["object": .string("list"), "data": .array(ids.map { OpenAIAPI.model($0, created: created) })]))
+        }
+
+        api.post("chat/completions") { request, context in
+            try OpenAIAPI.requireEnabled(state)
+            let buffer = try await request.body.collect(upTo: state.config.gateway.maxBodySize)
+            let parsed = try OpenAIAPI.parse(buffer, agentName: state.config.agent.name)
+            if let ref = parsed.model, let problem = state.router.problem(with: ref) {
+                throw APIError(.notFound, code: "model_not_found", message: "The model '\(ref)' does not exist: \(problem). GET /v1/models lists the choices.")
+            }
+            let id = "chatcmpl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let created = Int(Date().timeIntervalSince1970)
+            let modelName = parsed.model?.description ?? state.config.agent.name
+            guard parsed.stream else {
+                let outcome = try await state.agent.answer(messages: parsed.messages, model: parsed.model, clientTools: parsed.tools, requestID: id) { _ in }
+                if outcome.kind == .error {
+                    throw APIError(.badGateway, code: outcome.code ?? "provider_failed", message: outcome.text)
+                }
+                return OpenAIAPI.json(OpenAIAPI.completion(id: id, created: created, model: modelName, outcome: outcome))
+            }
+            let (chunks, sink) = AsyncStream<JSONValue>.makeStream()
+            let agent = state.agent
+            let body = ResponseBody { writer in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        let sent = SentFlag()
+                        let outcome = try await agent.answer(messages: parsed.messages, model: parsed.model, clientTools: parsed.tools, requestID: id) { event in
+                            switch event {
+                            case .text(let text, _):
+                                sent.set()
+                                sink.yield(OpenAIAPI.chunk(id: id, created: created, model: modelName, delta: ["content": .string(text)], finish: nil))
+                            case .retract:
+                                // Text of a failed attempt already reached the caller; gluing another answer to it would corrupt it.
+                                if sent.isSet {
+                                    sink.yield(OpenAIAPI.streamError("the model failed in the middle of its answer; the partial answer above is incomplete"))
+                                    sink.finish()
+                                }
+                            }
+                        }
+                        if outcome.kind == .error {
+                            sink.yield(OpenAIAPI.streamError(outcome.text))
+                        } else {
+                            var delta: [String: JSONValue] = [:]
+                            if !outcome.clientToolCalls.isEmpty { delta["tool_calls"] = OpenAIAPI.toolCalls(outcome.clientToolCalls, indexed: true) }
+                            sink.yield(OpenAIAPI.chunk(id: id, created: created, model: modelName, delta: delta, finish: outcome.finishReason))
+                            if parsed.includeUsage {
+                                var usage = OpenAIAPI.chunk(id: id, created: created, model: modelName, delta: [:], finish: nil)
+                                if case .object(var object) = usage {
+                                    object["choices"] = .array([])
+                                    object["usage"] = OpenAIAPI.usage(outcome.tokens)
+                                    usage = .object(object)
+                                }
+                                sink.yield(usage)
+                            }
+                        }
+                        sink.finish()
+                    }
+                    try await writer.write(OpenAIAPI.sse(OpenAIAPI.chunk(id: id, created: created, model: modelName, delta: ["role": .string("assistant"), "content": .string("")], finish: nil)))
+                    for await chunk in chunks {
+                        try await writer.write(OpenAIAPI.sse(chunk))
+                    }
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    group.cancelAll()
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        }
+    }
+}
+
+/// Pure request parsing and response shaping for the OpenAI-compatible API.
+enum OpenAIAPI {
+    struct Request: Sendable {
+        var model: ModelRef?
+        var messages: [ChatMessage]
+        var tools: [ToolDefinition]
+        var stream: Bool
+        var includeUsage: Bool
+    }
+
+    static func requireEnabled(_ state: GatewayState) throws {
+        guard state.config.openAIAPI else {
+            throw APIError(.notFound, code: "api_disabled", message: "the OpenAI-compatible API is off; set api.openai.enabled: true")
+        }
+    }
+
+    static func parse(_ buffer: ByteBuffer, agentName: String) throws -> Request {
+        guard let body = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)), case .object = body else {
+            throw APIError(.badRequest, code: "invalid_json", message: "the body is not a JSON object")
+        }
+        guard let model = body["model"]?.stringValue, !model.isEmpty else {
+            throw APIError(.badRequest, code: "missing_model", message: "'model' is required: the agent's name (\(agentName)) or a model ref provider/model")
+        }
+        var ref: ModelRef?
+        if model != agentName {
+            guard let parsed = ModelRef(model) else {
+                throw APIError(.notFound, code: "model_not_found", message: "The model '\(model)' does not exist; use '\(agentName)' or provider/model (GET /v1/models)")
+            }
+            ref = parsed
+        }
+        guard case .array(let items)? = body["messages"], !items.isEmpty else {
+            throw APIError(.badRequest, code: "invalid_messages", message: "'messages' must be a non-empty array")
+        }
+        let messages = try items.enumerated().map { index, item in try message(item, index: index) }
+        var tools: [ToolDefinition] = []
+        if case .array(let list)? = body["tools"] {
+            for tool in list {
+                guard let function = tool["function"], let name = function["name"]?.stringValue else {
+                    throw APIError(.badRequest, code: "invalid_tools", message: "each tool needs type 'function' and function.name")
+                }
+                tools.append(ToolDefinition(name: name, description: function["description"]?.stringValue ?? "", parameters: function["parameters"] ?? .object(["type": .string("object")])))
+            }
+        }
+        var stream = false
+        if case .bool(let value)? = body["stream"] { stream = value }
+        var includeUsage = false
+        if case .bool(let value)? = body["stream_options"]?["include_usage"] { includeUsage = value }
+        return Request(model: ref, messages: messages, tools: tools, stream: stream, includeUsage: includeUsage)
+    }
+
+    static func message(_ item: JSONValue, index: Int) throws -> ChatMessage {
+        let role = item["role"]?.stringValue ?? ""
+        let text = content(item["content"])
+        switch role {
+        case "system", "developer":
+            return .system(text)
+        case "user":
+            return .user(text)
+        case "assistant":
+            var calls: [ToolCall] = []
+            if case .array(let list)? = item["tool_calls"] {
+                calls = list.map { call in
+                    ToolCall(id: call["id"]?.stringValue ?? "", name: call["function"]?["name"]?.stringValue ?? "", arguments: call["function"]?["arguments"]?.stringValue ?? "{}")
+                }
+            }
+            return .assistant(text, toolCalls: calls)
+        case "tool":
+            return ChatMessage(role: .tool, content: text, toolCallID: item["tool_call_id"]?.stringValue, toolName: item["name"]?.stringValue)
+        default:
+            throw APIError(.badRequest, code: "invalid_messages", message: "messages[\(index)].role must be system, developer, user, assistant or tool")
+        }
+    }
+
+    /// A string, or the text parts of a content array.
+    static func content(_ value: JSONValue?) -> String {
+        switch value {
+        case .string(let text)?: return text
+        case .array(let parts)?: return parts.compactMap { $0["type"]?.stringValue == "text" ? $0["text"]?.stringValue : nil }.joined(separator: "\n")
+        default: return ""
+        }
+    }
+
+    static func model(_ id: String, created: Int) -> JSONValue {
+        .object(["id": .string(id), "object": .string("model"), "created": .number(Double(created)), "owned_by": .string("swiftlet")])
+    }
+
+    static func usage(_ tokens: TokenUsage) -> JSONValue {
+        .object([
+            "prompt_tokens": .number(Double(tokens.input)), "completion_tokens": .number(Double(tokens.output)),
+            "total_tokens": .number(Double(tokens.input + tokens.output)),
+        ])
+    }
+
+    static func toolCalls(_ calls: [ToolCall], indexed: Bool) -> JSONValue {
+        .array(
+            calls.enumerated().map { index, call in
+                var object: [String: JSONValue] = [
+                    "id": .string(call.id), "type": .string("function"), "function": .object(["name": .string(call.name), "arguments": .string(call.arguments)]),
+                ]
+                if indexed { object["index"] = .number(Double(index)) }
+                return .object(object)
+            })
+    }
+
+    static func completion(id: String, created: Int, model: String, outcome: Agent.Outcome) -> JSONValue {
+        var message: [String: JSONValue] = ["role": .string("assistant"), "content": .string(outcome.text), "refusal": .null]
+        if !outcome.clientToolCalls.isEmpty {
+            message["tool_calls"] = toolCalls(outcome.clientToolCalls, indexed: false)
+            if outcome.text.isEmpty { message["content"] = .null }
+        }
+        return .object([
+            "id": .string(id), "object": .string("chat.completion"), "created": .number(Double(created)), "model": .string(model),
+            "system_fingerprint": .null,
+            "choices": .array([.object(["index": .number(0), "message": .object(message), "logprobs": .null, "finish_reason": .string(outcome.finishReason)])]),
+            "usage": usage(outcome.tokens),
+        ])
+    }
+
+    static func chunk(id: String, created: Int, model: String, delta: [String: JSONValue], finish: String?) -> JSONValue {
+        .object([
+            "id": .string(id), "object": .string("chat.completion.chunk"), "created": .number(Double(created)), "model": .string(model),
+            "system_fingerprint": .null,
+            "choices": .array([.object(["index": .number(0), "delta": .object(delta), "logprobs": .null, "finish_reason": finish.map(JSONValue.string) ?? .null])]),
+        ])
+    }
+
+    static func streamError(_ message: String) -> JSONValue {
+        .object(["error": .object(["message": .string(message), "type": .string("server_error"), "param": .null, "code": .string("provider_failed")])])
+    }
+
+    static func sse(_ value: JSONValue) -> ByteBuffer {
+        ByteBuffer(string: "data: \(value.jsonText)\n\n")
+    }
+
+    static func json(_ value: JSONValue) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
+    }
+}
+
+/// Whether a stream has sent text yet; set from the model's callback, read when it retracts.
+private final class SentFlag: Sendable {
+    private let flag = Atomic(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+}

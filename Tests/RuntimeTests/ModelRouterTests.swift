@@ -1,0 +1,203 @@
+import FakeProviders
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Runtime
+
+/// Failover behaviour of the router against fake providers: order, retries, breaker, mid-stream failover.
+@Suite struct ModelRouterTests {
+    static let quick = RoutePolicy(
+        strategy: .fallback, maxAttempts: 2, backoffBase: .milliseconds(10), backoffMax: .seconds(2), breakerThreshold: 2, breakerCooldown: .seconds(60))
+
+    /// A router with providers `a` (OpenAI wire) and `b` (Anthropic wire) on one fake server, models a/m1 then b/m2.
+    @discardableResult
+    static func withRouter<T: Sendable>(
+        policy: RoutePolicy = quick, models: [String] = ["a/m1", "b/m2"], fake: FakeProvider = FakeProvider(),
+        _ body: @Sendable (ModelRouter, FakeProvider) async throws -> T
+    ) async throws -> T {
+        try await FakeProviderServer.withServer(fake) { server in
+            let timeouts = ProviderTimeouts(connect: .seconds(2), firstToken: .seconds(2), idle: .seconds(1), total: .seconds(5))
+            let router = ModelRouter(maxConnections: 8)
+            router.configure(
+                providers: [
+                    ProviderSettings(name: "a", kind: .openai, baseURL: server.baseURL + "/v1", timeouts: timeouts),
+                    ProviderSettings(name: "b", kind: .anthropic, baseURL: server.baseURL, timeouts: timeouts),
+                ],
+                models: models.compactMap(ModelRef.init), policy: policy)
+            do {
+                let result = try await body(router, fake)
+                await router.shutdown()
+                return result
+            } catch {
+                await router.shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// Collects router events as short strings.
+    final class Events: Sendable {
+        let list = Mutex<[String]>([])
+        func observe(_ event: ModelRouter.Event) {
+            let text: String
+            switch event {
+            case .started(let ref, let attempt): text = "start \(ref) #\(attempt)"
+            case .text: return
+            case .discarded(let ref): text = "discard \(ref)"
+            case .finished(let ref, let attempt, _, _, let error): text = "end \(ref) #\(attempt)" + (error == nil ? " ok" : " failed")
+            }
+            list.withLock { $0.append(text) }
+        }
+        var all: [String] { list.withLock { $0 } }
+    }
+
+    static func ask(_ router: ModelRouter, _ text: String = "hi", events: Events = Events(), override: ModelRef? = nil) async throws -> ModelRouter.Outcome {
+        try await router.complete(ModelRequest(model: "", messages: [.user(text)]), override: override) { events.observe($0) }
+    }
+
+    @Test func firstModelAnswersWhenHealthy() async throws {
+        try await Self.withRouter { router, fake in
+            let outcome = try await Self.ask(router)
+            #expect(outcome.model.description == "a/m1")
+            #expect(outcome.reply.text == "echo: hi")
+            #expect(fake.requestCount == 1)
+        }
+    }
+
+    @Test func retriesRetryableErrorsThenFallsBack() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 500), .error(status: 503), model: "m1")
+        try await Self.withRouter(fake: fake) { router, fake in
+            let events = Events()
+            let outcome = try await Self.ask(router, events: events)
+            #expect(outcome.model.description == "b/m2")
+            #expect(events.all == ["start a/m1 #1", "end a/m1 #1 failed", "start a/m1 #2", "end a/m1 #2 failed", "start b/m2 #1", "end b/m2 #1 ok"])
+            #expect(fake.requests(for: .anthropic).count == 1)
+        }
+    }
+
+    @Test func nonRetryableErrorMovesOnAtOnce() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 401), model: "m1")
+        try await Self.withRouter(fake: fake) { router, _ in
+            let events = Events()
+            let outcome = try await Self.ask(router, events: events)
+            #expect(outcome.model.description == "b/m2")
+            #expect(events.all.filter { $0.hasPrefix("start a/m1") }.count == 1)
+        }
+    }
+
+    @Test func retryAfterIsHonouredBeforeTheRetry() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 429, retryAfter: 1), model: "m1")
+        try await Self.withRouter(fake: fake) { router, fake in
+            let outcome = try await Self.ask(router)
+            #expect(outcome.model.description == "a/m1")
+            let times = fake.requests.map(\.receivedAt)
+            #expect(times.count == 2)
+            #expect(times[1] - times[0] >= .milliseconds(950), "the retry came \(times[1] - times[0]) after the 429 with Retry-After: 1")
+        }
+    }
+
+    @Test func retryAfterBeyondTheLimitGoesToTheNextModel() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 429, retryAfter: 120), model: "m1")
+        try await Self.withRouter(fake: fake) { router, _ in
+            let events = Events()
+            let outcome = try await Self.ask(router, events: events)
+            #expect(outcome.model.description == "b/m2")
+            #expect(!events.all.contains("start a/m1 #2"))
+        }
+    }
+
+    @Test func roundRobinRotatesTheFirstChoice() async throws {
+        var policy = Self.quick
+        policy.strategy = .roundRobin
+        try await Self.withRouter(policy: policy) { router, _ in
+            var used: [String] = []
+            for _ in 0..<4 { used.append(try await Self.ask(router).model.description) }
+            #expect(used == ["a/m1", "b/m2", "a/m1", "b/m2"])
+        }
+    }
+
+    @Test func breakerOpensAfterRepeatedFaultsAndSkipsTheProvider() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 500), .error(status: 500), model: "m1")
+        try await Self.withRouter(fake: fake) { router, fake in
+            _ = try await Self.ask(router)
+            #expect(router.health().first { $0.name == "a" }?.breaker == "open")
+            let before = fake.requests(for: .openAI).count
+            let events = Events()
+            let outcome = try await Self.ask(router, events: events)
+            #expect(outcome.model.description == "b/m2")
+            #expect(fake.requests(for: .openAI).count == before, "an open breaker must not call the provider")
+            #expect(events.all.first == "start b/m2 #1")
+        }
+    }
+
+    @Test func breakerClosesAfterASuccessfulTrial() async throws {
+        var policy = Self.quick
+        policy.breakerCooldown = .milliseconds(200)
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 500), .error(status: 500), model: "m1")
+        try await Self.withRouter(policy: policy, fake: fake) { router, _ in
+            _ = try await Self.ask(router)
+            #expect(router.health().first { $0.name == "a" }?.breaker == "open")
+            try await Task.sleep(for: .milliseconds(300))
+            let outcome = try await Self.ask(router)
+            #expect(outcome.model.description == "a/m1")
+            #expect(router.health().first { $0.name == "a" }?.breaker == "closed")
+        }
+    }
+
+    @Test func streamThatDiesMidwayIsDiscardedBeforeFailover() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.streamError(afterChunks: 3), .streamError(afterChunks: 3), model: "m1")
+        try await Self.withRouter(fake: fake) { router, _ in
+            let shown = Mutex<String>("")
+            let outcome = try await router.complete(ModelRequest(model: "", messages: [.user("a long enough answer please")])) { event in
+                switch event {
+                case .text(let text): shown.withLock { $0 += text }
+                case .discarded: shown.withLock { $0 = "" }
+                default: break
+                }
+            }
+            #expect(outcome.model.description == "b/m2")
+            // What a consumer kept is exactly the final answer: no half of the failed one glued in front.
+            #expect(shown.withLock { $0 } == outcome.reply.text)
+            #expect(outcome.reply.text == "echo: a long enough answer please")
+        }
+    }
+
+    @Test func everyModelFailingGivesOneClearError() async throws {
+        let fake = FakeProvider(configuration: .init(models: ["other"]))
+        try await Self.withRouter(fake: fake) { router, _ in
+            do {
+                _ = try await Self.ask(router)
+                Issue.record("expected exhaustion")
+            } catch let error as ProviderError {
+                guard case .exhausted(let attempts) = error else {
+                    Issue.record("got \(error)")
+                    return
+                }
+                #expect(attempts.map(\.model) == ["a/m1", "b/m2"])
+                #expect(attempts.allSatisfy { $0.error.contains("404") })
+            }
+        }
+    }
+
+    @Test func overrideGoesFirstAndUnknownProviderIsNamed() async throws {
+        try await Self.withRouter { router, _ in
+            let outcome = try await Self.ask(router, override: ModelRef("b/m9"))
+            #expect(outcome.model.description == "b/m9")
+            #expect(router.problem(with: ModelRef("zzz/m")!)?.contains("no provider named 'zzz'") == true)
+        }
+    }
+
+    @Test func noModelsIsNotConfigured() async throws {
+        try await Self.withRouter(models: []) { router, _ in
+            await #expect(throws: ProviderError.self) { _ = try await Self.ask(router) }
+        }
+    }
+}
