@@ -224,7 +224,8 @@ import Testing
             return String(match.1) + String(match.2)
         }.joined(separator: "\n")
         let resolved = try ConfigResolver().resolve(files: [.init(path: "config.yaml", text: uncommented)], environment: [:])
-        for key in ConfigSchema.swiftlet.keys {
+        #expect(resolved.entryNames("providers") == ["openai"], "a named entry appears under an example name")
+        for key in resolved.concreteKeys {
             #expect(resolved[key.path].value == key.defaultValue, "\(key.path)")
             #expect(resolved[key.path].source.layer == .file(path: "config.yaml"), "\(key.path) is missing from the template")
         }

@@ -52,7 +52,6 @@ struct SwiftletFakeProvider: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if ProcessInfo.processInfo.environment["FAKE_DEBUG"] != nil { try await DebugHarness.run(); return }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "swiftlet.fake-provider")
         logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .warning

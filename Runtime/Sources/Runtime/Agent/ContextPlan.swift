@@ -40,8 +40,12 @@ public struct ContextPlan: Sendable, Equatable {
             used += cost
             kept += 1
         }
-        let chosen = rows.suffix(kept).map { ChatMessage(role: $0.role == .user ? .user : .assistant, content: $0.content) }
-        return ContextPlan(messages: head + chosen, estimatedTokens: used, compactThrough: compactThrough, dropped: rows.count - kept)
+        // A context must open with the user's turn (Anthropic refuses one that opens with the assistant).
+        var tail = rows.suffix(kept)
+        while tail.count > 1, tail.first?.role == .assistant { tail = tail.dropFirst() }
+        let chosen = tail.map { ChatMessage(role: $0.role == .user ? .user : .assistant, content: $0.content) }
+        let sentTokens = headTokens + tail.reduce(0) { $0 + estimateTokens($1.content) }
+        return ContextPlan(messages: head + chosen, estimatedTokens: sentTokens, compactThrough: compactThrough, dropped: rows.count - tail.count)
     }
 
     /// The request that asks the model to fold older turns (and the previous summary) into one summary.

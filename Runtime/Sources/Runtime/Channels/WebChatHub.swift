@@ -33,7 +33,13 @@ public final class WebChatHub: ChannelSender {
     }
 
     public func deliver(_ entry: OutboxEntry) async throws {
-        let meta = (try? JSONDecoder().decode(JSONValue.self, from: Data(entry.meta.utf8))) ?? .object([:])
+        var meta = (try? JSONDecoder().decode(JSONValue.self, from: Data(entry.meta.utf8))) ?? .object([:])
+        // Timings for clients and the benchmark: receive → delivery, and the share spent waiting on the model.
+        if case .object(var fields) = meta, case .number(let receivedAt)? = fields.removeValue(forKey: "received_at_ms") {
+            let providerMs = fields.removeValue(forKey: "provider_ms") ?? .number(0)
+            fields["timings"] = .object(["total_ms": .number(Date().timeIntervalSince1970 * 1000 - receivedAt), "provider_ms": providerMs])
+            meta = .object(fields)
+        }
         switch entry.kind {
         case .message:
             var data: [String: JSONValue] = [

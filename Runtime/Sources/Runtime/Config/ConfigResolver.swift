@@ -206,6 +206,13 @@ public struct ConfigResolver: Sendable {
             if let key = schema.key(path) {
                 assign(node: valueNode, to: key, file: file, variables: variables, values: &values, issues: &issues)
             } else if schema.isSection(path) {
+                // `providers: {openai: }` names an entry even without keys: it gets every default.
+                if let collection = schema.collection(ofEntry: path) {
+                    let name = String(path.dropFirst(collection.count + 1))
+                    for key in schema.entryKeys(collection: collection, name: name) where values[key.path] == nil {
+                        values[key.path] = ResolvedConfigValue(value: key.defaultValue, source: .defaults)
+                    }
+                }
                 switch valueNode {
                 case .mapping(let child):
                     walk(child, parent: path, file: file, variables: variables, values: &values, issues: &issues)

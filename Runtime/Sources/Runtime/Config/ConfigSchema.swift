@@ -167,6 +167,12 @@ public struct ConfigSchema: Sendable {
         sectionPaths.contains(path) || patternPath(for: path).map(sectionPaths.contains) == true
     }
 
+    /// The collection `path` is an entry of (`providers.openai` → `providers`), or nil.
+    public func collection(ofEntry path: String) -> String? {
+        guard let pattern = patternPath(for: path), pattern.hasSuffix(".*") else { return nil }
+        return String(pattern.dropLast(2))
+    }
+
     /// True when `path` is a collection of named entries, such as `providers`.
     public func isCollection(_ path: String) -> Bool { sectionPaths.contains(path + ".*") }
 

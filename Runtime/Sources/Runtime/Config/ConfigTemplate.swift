@@ -23,7 +23,8 @@ public enum ConfigTemplate {
                 let indent = String(repeating: "  ", count: depth)
                 if depth == 0 { lines.append("") }
                 if let doc = schema.sections.first(where: { $0.path == path })?.doc { lines.append("\(indent)# \(doc)") }
-                lines.append("\(indent)# \(sections[depth] == "*" ? "<name>" : sections[depth]):")
+                // A named entry is shown under an example name, so an uncommented template stays valid.
+                lines.append("\(indent)# \(sections[depth] == "*" ? "openai" : sections[depth]):")
             }
             openSections = sections
             let indent = String(repeating: "  ", count: sections.count)

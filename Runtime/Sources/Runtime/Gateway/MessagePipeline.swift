@@ -164,8 +164,12 @@ public final class MessagePipeline: Sendable {
             let stopped = stopRequests.withLock { $0.remove(entry.sessionID) != nil }
             if stopped {
                 traces.record(entry.id, "turn.stopped")
+                // This task is cancelled and the store refuses work from cancelled tasks: write from a fresh one.
+                let store = self.store
                 do {
-                    try await store.finishTurn(journalID: entry.id, status: .cancelled, error: "stopped by /stop", transcript: [], outbox: nil, usage: [])
+                    try await Task {
+                        try await store.finishTurn(journalID: entry.id, status: .cancelled, error: "stopped by /stop", transcript: [], outbox: nil, usage: [])
+                    }.value
                 } catch {
                     logger.error("cannot record a stopped turn", metadata: ["message_id": "\(entry.id)", "error": "\(error)"])
                 }
@@ -178,7 +182,7 @@ public final class MessagePipeline: Sendable {
 
     private func finish(_ entry: JournalEntry, outcome: Agent.Outcome) async {
         var meta: [String: JSONValue] = [
-            "received_at_ms": .number((entry.receivedAt.timeIntervalSince1970 * 1000).rounded()),
+            "received_at_ms": .number(entry.receivedAt.timeIntervalSince1970 * 1000),
             "provider_ms": .number(outcome.providerTime.milliseconds),
         ]
         if let model = outcome.model { meta["model"] = .string(model) }

@@ -157,7 +157,11 @@ struct ProviderTransport: Sendable {
     /// `Retry-After` in seconds or as an HTTP date.
     static func retryAfter(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value), seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = Double(value) {
+            // Anything beyond a day means "not soon" to the router; clamping also keeps absurd values from trapping.
+            guard seconds.isFinite, seconds >= 0 else { return nil }
+            return .milliseconds(Int64(min(seconds, 86_400) * 1000))
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")

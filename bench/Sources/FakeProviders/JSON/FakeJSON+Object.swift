@@ -21,7 +21,13 @@ extension FakeJSON {
         }
 
         public init(dictionaryLiteral elements: (String, FakeJSON)...) {
-            self.init(elements)
+            self.init(distinct: elements)
+        }
+
+        /// Members whose keys are known to be distinct, as a literal's are (a `Dictionary` literal
+        /// requires it): skips the per-key search every response object would otherwise pay.
+        init(distinct members: [(String, FakeJSON)]) {
+            self.members = members.map { (key: $0.0, value: $0.1) }
         }
 
         public var keys: [String] { self.members.map(\.key) }

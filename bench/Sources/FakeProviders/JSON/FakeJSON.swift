@@ -92,7 +92,7 @@ extension FakeJSON: ExpressibleByArrayLiteral {
 extension FakeJSON: ExpressibleByDictionaryLiteral {
     /// Keeps the literal's key order, which is the order the member is written in.
     public init(dictionaryLiteral elements: (String, FakeJSON)...) {
-        self = .object(Object(elements))
+        self = .object(Object(distinct: elements))
     }
 }
 

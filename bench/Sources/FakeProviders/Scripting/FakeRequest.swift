@@ -20,6 +20,13 @@ public struct FakeRequest: Sendable {
         self.headers[name.lowercased()]
     }
 
+    /// Whether this is a chat request (`POST /v1/chat/completions`, `/v1/messages`, `/api/chat`),
+    /// as opposed to a model listing or a probe.
+    public var isChat: Bool {
+        if case .chat = FakeRoute(method: self.method, path: self.path, isAnthropic: false) { return true }
+        return false
+    }
+
     /// The `model` field of the body.
     public var model: String? { self.body?["model"]?.stringValue }
 

@@ -62,7 +62,8 @@ struct FakeChatExchange<Wire: FakeWire>: Sendable {
             return self.wire.errorReply(.status(status, message: message, retryAfter: retryAfter)).response
         case .streamError(let chunks, let message):
             guard chat.isStreaming else { return self.wire.errorReply(.overloaded(message: message)).response }
-            return self.cutShort(.echo(chat, chunkCount: chunkCount), for: chat, after: chunks, then: .error(self.wire.streamErrorFrame(message: message)))
+            let errorFrame = self.wire.streamErrorFrame(message: message)
+            return self.cutShort(.echo(chat, chunkCount: chunkCount), for: chat, after: chunks, then: .error(errorFrame))
         case .truncated(let chunks):
             return self.cutShort(.echo(chat, chunkCount: chunkCount), for: chat, after: chunks, then: .abort)
         case .hangAfterChunks(let chunks):
@@ -80,7 +81,8 @@ struct FakeChatExchange<Wire: FakeWire>: Sendable {
     private func answer(_ answer: FakeAnswer, for chat: FakeChat) -> Response {
         let stamp = FakeStamp.now(since: self.arrival)
         guard chat.isStreaming else {
-            return FakeHTTPReply(status: 200, json: self.wire.completion(answer, chat: chat, stamp: stamp), headers: self.wire.responseHeaders()).response
+            let body = self.wire.completion(answer, chat: chat, stamp: stamp)
+            return FakeHTTPReply(status: 200, json: body, headers: self.wire.responseHeaders()).response
         }
         let frames = self.wire.streamFrames(answer, chat: chat, stamp: stamp)
         return self.stream(FakeStream(frames: frames, ending: .complete, interval: self.configuration.chunkInterval))

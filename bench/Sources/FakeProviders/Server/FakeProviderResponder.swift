@@ -30,13 +30,16 @@ struct FakeProviderResponder: HTTPResponder {
         let (record, configuration) = self.provider.receive { sequence in
             Self.record(of: request, body: body, wire: route.wire, sequence: sequence, arrival: arrival)
         }
+        func exchange<Wire: FakeWire>(_ wire: Wire) -> FakeChatExchange<Wire> {
+            FakeChatExchange(wire: wire, provider: self.provider, request: request, record: record, configuration: configuration, arrival: arrival)
+        }
         switch route {
         case .chat(.openAI):
-            return try await FakeChatExchange(wire: OpenAIWire(), provider: self.provider, request: request, record: record, configuration: configuration, arrival: arrival).respond()
+            return try await exchange(OpenAIWire()).respond()
         case .chat(.anthropic):
-            return try await FakeChatExchange(wire: AnthropicWire(), provider: self.provider, request: request, record: record, configuration: configuration, arrival: arrival).respond()
+            return try await exchange(AnthropicWire()).respond()
         case .chat(.ollama):
-            return try await FakeChatExchange(wire: OllamaWire(), provider: self.provider, request: request, record: record, configuration: configuration, arrival: arrival).respond()
+            return try await exchange(OllamaWire()).respond()
         case .models(let wire):
             return Self.modelList(wire, configuration: configuration, arrival: arrival)
         case .ollamaVersion:
@@ -49,7 +52,11 @@ struct FakeProviderResponder: HTTPResponder {
     }
 
     /// The models an API lists: the configured ones, or a single placeholder when any is accepted.
-    private static func modelList(_ format: FakeWireFormat, configuration: FakeProvider.Configuration, arrival: ContinuousClock.Instant) -> Response {
+    private static func modelList(
+        _ format: FakeWireFormat,
+        configuration: FakeProvider.Configuration,
+        arrival: ContinuousClock.Instant
+    ) -> Response {
         let models = configuration.models ?? ["fake-model"]
         let stamp = FakeStamp.now(since: arrival)
         let json: FakeJSON =
@@ -61,7 +68,13 @@ struct FakeProviderResponder: HTTPResponder {
         return FakeHTTPReply(status: 200, json: json).response
     }
 
-    private static func record(of request: Request, body: ByteBuffer, wire: FakeWireFormat?, sequence: Int, arrival: ContinuousClock.Instant) -> FakeRequest {
+    private static func record(
+        of request: Request,
+        body: ByteBuffer,
+        wire: FakeWireFormat?,
+        sequence: Int,
+        arrival: ContinuousClock.Instant
+    ) -> FakeRequest {
         var headers: [String: String] = [:]
         for field in request.headers {
             let name = field.name.canonicalName

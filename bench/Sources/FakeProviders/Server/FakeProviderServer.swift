@@ -27,7 +27,10 @@ public struct FakeProviderServer: Sendable {
 
     /// `http://host:port`, without a trailing slash; append `/v1/chat/completions`, `/v1/messages`
     /// or `/api/chat`.
-    public var baseURL: String { "http://\(self.host):\(self.port)" }
+    public var baseURL: String {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return "http://\(host):\(self.port)"
+    }
 
     /// Starts a server, runs `body` with it once it listens, then stops it.
     ///

@@ -188,9 +188,12 @@ struct AnthropicWire: FakeWire {
                 deltas = FakeAnswer.split(text, into: answer.chunkCount).map { ["type": "text_delta", "text": .string($0)] }
             case .toolUse(let call):
                 start = ["type": "tool_use", "id": .string(call.id ?? ""), "name": .string(call.name), "input": [:]]
-                deltas = FakeAnswer.split(call.argumentsJSON, into: answer.chunkCount).map { ["type": "input_json_delta", "partial_json": .string($0)] }
+                deltas = FakeAnswer.split(call.argumentsJSON, into: answer.chunkCount).map {
+                    ["type": "input_json_delta", "partial_json": .string($0)]
+                }
             }
-            frames.append(.event("content_block_start", ["type": "content_block_start", "index": position, "content_block": start], index == 0 ? .opening : .between))
+            let blockStart: FakeJSON = ["type": "content_block_start", "index": position, "content_block": start]
+            frames.append(.event("content_block_start", blockStart, index == 0 ? .opening : .between))
             if index == 0 {
                 frames.append(.event("ping", ["type": "ping"], .opening))
             }
@@ -234,7 +237,8 @@ struct AnthropicWire: FakeWire {
             .opening
         )
         return start.text
-            + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"unterminated\n\n"
+            + "event: content_block_delta\n"
+            + #"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"unterminated"# + "\n\n"
             + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
     }
 

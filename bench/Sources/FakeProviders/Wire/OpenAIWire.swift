@@ -165,21 +165,19 @@ struct OpenAIWire: FakeWire {
     }
 
     func streamFrames(_ answer: FakeAnswer, chat: FakeChat, stamp: FakeStamp) -> [FakeFrame] {
-        let id = FakeIdentifier.make("chatcmpl-", length: 29)
+        // Every chunk of a stream shares its envelope; write it once and splice in the choices.
+        let envelope: FakeJSON = [
+            "id": .string(FakeIdentifier.make("chatcmpl-", length: 29)),
+            "object": "chat.completion.chunk",
+            "created": .number(Double(stamp.created)),
+            "model": .string(chat.model),
+            "service_tier": "default",
+            "system_fingerprint": .string(Self.fingerprint),
+        ]
+        let head = "data: " + envelope.jsonText.dropLast() + ",\"choices\":"
         func chunk(_ choices: FakeJSON, _ place: FakeFrame.Place, usage: FakeJSON = .null) -> FakeFrame {
-            var object: FakeJSON.Object = [
-                "id": .string(id),
-                "object": "chat.completion.chunk",
-                "created": .number(Double(stamp.created)),
-                "model": .string(chat.model),
-                "service_tier": "default",
-                "system_fingerprint": .string(Self.fingerprint),
-                "choices": choices,
-            ]
-            if chat.includeUsage {
-                object["usage"] = usage
-            }
-            return .data(.object(object), place)
+            let tail = chat.includeUsage ? ",\"usage\":" + usage.jsonText + "}\n\n" : "}\n\n"
+            return FakeFrame(place: place, text: head + choices.jsonText + tail)
         }
         func choice(_ delta: FakeJSON, finish: FakeJSON = .null) -> FakeJSON {
             [["index": 0, "delta": delta, "logprobs": .null, "finish_reason": finish]]

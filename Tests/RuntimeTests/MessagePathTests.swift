@@ -1,0 +1,216 @@
+import FakeProviders
+import Foundation
+import Testing
+
+@testable import Runtime
+
+/// The whole path through a real gateway: web chat → journal → lane → agent → fake provider → outbox → web chat.
+@Suite struct MessagePathTests {
+    static func config(_ server: FakeProviderServer, firstTokenTimeout: String = "2s") -> String {
+        """
+        providers:
+          fake:
+            kind: openai
+            base_url: \(server.baseURL)/v1
+            api_key: sk-test
+            first_token_timeout: \(firstTokenTimeout)
+            idle_timeout: 1s
+          backup:
+            kind: anthropic
+            base_url: \(server.baseURL)
+            api_key: sk-test
+        agent:
+          models: [fake/m1]
+        router:
+          backoff_base: 10ms
+          max_attempts: 2
+        """
+    }
+
+    /// A gateway wired to a fake provider, for the duration of `body`.
+    static func withGateway(fake: FakeProvider = FakeProvider(), firstTokenTimeout: String = "2s", _ body: @Sendable (TestGateway, FakeProvider) async throws -> Void) async throws {
+        try await FakeProviderServer.withServer(fake) { server in
+            let gateway = try await TestGateway.start(config: config(server, firstTokenTimeout: firstTokenTimeout))
+            do {
+                try await body(gateway, fake)
+            } catch {
+                try? await gateway.stop()
+                throw error
+            }
+            try await gateway.stop()
+        }
+    }
+
+    @Test func aMessageIsStreamedAnsweredStoredAndTraced() async throws {
+        try await Self.withGateway { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let id = try await chat.send("hello swiftlet")
+                let reply = try await chat.reply(to: id)
+                let data = try #require(reply["data"] as? [String: Any])
+                #expect(reply["event"] as? String == "chat.message")
+                #expect(data["text"] as? String == "echo: hello swiftlet")
+                #expect(data["model"] as? String == "fake/m1")
+                let timings = try #require(data["timings"] as? [String: Any])
+                #expect((timings["total_ms"] as? Double ?? -1) >= (timings["provider_ms"] as? Double ?? 0))
+                let deltas = chat.received.filter { $0["event"] as? String == "chat.delta" }
+                #expect(deltas.count > 1)
+                #expect(deltas.compactMap { ($0["data"] as? [String: Any])?["text"] as? String }.joined() == "echo: hello swiftlet")
+                let sequence = chat.received.compactMap { $0["seq"] as? Int }
+                #expect(sequence == Array(1...sequence.count), "events are numbered without gaps")
+            }
+            #expect(fake.lastRequest?.messages.first?["role"]?.stringValue == "system")
+            #expect(fake.lastRequest?.body?["tools"]?.arrayValue?.first?["function"]?["name"]?.stringValue == "current_time")
+
+            let session = try await gateway.state.store.session(key: "webchat:dm:owner", channel: "webchat", peer: "owner")
+            let stored = try await gateway.state.store.messages(sessionID: session.id, limit: 10)
+            #expect(stored.map(\.role) == [.user, .assistant])
+            let messageID = stored[0].messageID
+            let trace = try await gateway.request("/admin/v1/trace/\(messageID)", token: gateway.controlToken)
+            #expect(trace.status == 200)
+            let hops = (trace.json["events"] as? [[String: Any]] ?? []).compactMap { $0["hop"] as? String }
+            #expect(Array(hops.prefix(5)) == ["received", "routed", "model.start", "model.end", "reply.queued"])
+            let journal = try #require(await gateway.state.store.journalEntry(id: messageID))
+            #expect(journal.status == .done)
+            let usage = try await gateway.request("/admin/v1/stats", token: gateway.controlToken)
+            #expect((usage.json["totalMessages"] as? Int ?? 0) >= 1)
+        }
+    }
+
+    @Test func toolCallsRunAndTheirResultsReachTheModel() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(
+            .toolCalls([FakeToolCall(name: "current_time", argumentsJSON: #"{"timezone":"UTC"}"#), FakeToolCall(name: "no_such_tool")]),
+            .text("It is late."))
+        try await Self.withGateway(fake: fake) { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let id = try await chat.send("what time is it?")
+                let reply = try await chat.reply(to: id)
+                #expect((reply["data"] as? [String: Any])?["text"] as? String == "It is late.")
+            }
+            let sent = try #require(fake.lastRequest?.messages)
+            let toolResults = sent.filter { $0["role"]?.stringValue == "tool" }
+            #expect(toolResults.count == 2)
+            #expect(toolResults[0]["content"]?.stringValue?.contains("time zone") == true)
+            #expect(toolResults[1]["content"]?.stringValue?.contains("there is no tool named 'no_such_tool'") == true)
+        }
+    }
+
+    @Test func providerFailureFailsOverAndTotalFailureIsExplained() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 500), .error(status: 500), model: "m1")
+        try await Self.withGateway(fake: fake) { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                // Only fake/m1 is configured: two 500s exhaust it and the user is told why.
+                let id = try await chat.send("anyone there?")
+                let reply = try await chat.reply(to: id)
+                #expect(reply["event"] as? String == "chat.error")
+                let data = try #require(reply["data"] as? [String: Any])
+                #expect(data["code"] as? String == "provider_failed")
+                #expect((data["message"] as? String)?.contains("HTTP 500") == true)
+                // The session goes on: the next message is answered.
+                let next = try await chat.send("and now?")
+                #expect((try await chat.reply(to: next))["event"] as? String == "chat.message")
+            }
+        }
+    }
+
+    @Test func chatCommandsWork() async throws {
+        try await Self.withGateway { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                func answer(_ text: String) async throws -> String {
+                    let id = try await chat.send(text)
+                    return (try await chat.reply(to: id)["data"] as? [String: Any])?["text"] as? String ?? ""
+                }
+                #expect(try await answer("/help").contains("/model"))
+                _ = try await answer("remember the word pelican")
+                let status = try await answer("/status")
+                #expect(status.contains("Model: fake/m1"))
+                #expect(status.contains("Providers:"))
+                #expect(try await answer("/model nope/m").contains("no provider named 'nope'"))
+                #expect(try await answer("/model backup/claude-x").contains("now uses backup/claude-x"))
+                _ = try await answer("who answers?")
+                #expect(fake.lastRequest?.path == "/v1/messages")
+                #expect(fake.lastRequest?.model == "claude-x")
+                #expect(try await answer("/model default").contains("fake/m1"))
+                #expect(try await answer("/new").contains("fresh conversation"))
+                _ = try await answer("first after reset")
+                let sent = fake.lastRequest?.messages ?? []
+                #expect(!sent.contains { $0["content"]?.stringValue?.contains("pelican") == true }, "a reset drops earlier turns from the context")
+                #expect(sent.last?["content"]?.stringValue == "first after reset")
+                #expect(try await answer("/stop").contains("Nothing was running"))
+            }
+        }
+    }
+
+    @Test func stopCancelsTheRunningTurn() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.hang)
+        try await Self.withGateway(fake: fake, firstTokenTimeout: "60s") { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let slow = try await chat.send("take your time")
+                while fake.requestCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                let stop = try await chat.send("/stop")
+                #expect((try await chat.reply(to: stop)["data"] as? [String: Any])?["text"] as? String == "Stopped.")
+                let next = try await chat.send("still there?")
+                #expect((try await chat.reply(to: next)["data"] as? [String: Any])?["text"] as? String == "echo: still there?")
+                let answeredSlow = chat.received.contains { frame in
+                    (frame["data"] as? [String: Any])?["in_reply_to"] as? String == slow && frame["event"] as? String == "chat.message"
+                }
+                #expect(!answeredSlow)
+                let entry = try #require(await gateway.state.store.journalEntry(id: slow))
+                let trace = try await gateway.request("/admin/v1/trace/\(slow)", token: gateway.controlToken)
+                #expect(entry.status == .cancelled, "\(trace.body)")
+            }
+        }
+    }
+
+    @Test func longConversationsAreCompacted() async throws {
+        let fake = FakeProvider()
+        try await FakeProviderServer.withServer(fake) { server in
+            let merged = """
+                providers:
+                  fake:
+                    base_url: \(server.baseURL)/v1
+                    context_window: 600
+                agent:
+                  models: [fake/m1]
+                  max_output_tokens: 64
+                  compaction_threshold: 50
+                  keep_recent_messages: 2
+                """
+            let gateway = try await TestGateway.start(config: merged)
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let filler = String(repeating: "lorem ipsum dolor sit amet ", count: 20)
+                for turn in 1...6 {
+                    let id = try await chat.send("turn \(turn): \(filler)")
+                    _ = try await chat.reply(to: id)
+                }
+            }
+            let compactions = fake.requests.filter { $0.messages.first?["content"]?.stringValue?.hasPrefix("You compress conversations") == true }
+            #expect(!compactions.isEmpty)
+            let last = try #require(fake.requests.last)
+            #expect(last.messages.contains { $0["content"]?.stringValue?.hasPrefix("Summary of the earlier conversation") == true })
+            let session = try await gateway.state.store.session(key: "webchat:dm:owner", channel: "webchat", peer: "owner")
+            let state = try await gateway.state.store.sessionState(sessionID: session.id)
+            #expect(state.summary?.isEmpty == false)
+            #expect(try await gateway.state.store.messages(sessionID: session.id, limit: 100).filter { $0.role == .user }.count == 6, "the full transcript is kept")
+            try await gateway.stop()
+        }
+    }
+
+    @Test func redeliveredClientMessageIsNotAnsweredTwice() async throws {
+        try await Self.withGateway { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let first = try await chat.request("chat.send", ["text": "once", "client_id": "abc"])
+                let firstResponse = try await chat.wait(for: "first") { $0["id"] as? String == first }
+                let id = try #require((firstResponse["result"] as? [String: Any])?["message_id"] as? String)
+                _ = try await chat.reply(to: id)
+                let again = try await chat.request("chat.send", ["text": "once", "client_id": "abc"])
+                let second = try await chat.wait(for: "second") { $0["id"] as? String == again }
+                #expect((second["result"] as? [String: Any])?["duplicate"] as? Bool == true)
+                #expect((second["result"] as? [String: Any])?["message_id"] as? String == id)
+            }
+            #expect(fake.requestCount == 1)
+        }
+    }
+}
