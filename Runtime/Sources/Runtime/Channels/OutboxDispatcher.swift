@@ -64,8 +64,9 @@ final class OutboxDispatcher: Sendable {
                 for item in batch { inFlight.remove(item.id) }
             }
         } catch {
-            // Left in flight so they are not sent twice now; a restart retries them, which idempotency covers.
-            logger.error("marking deliveries sent failed", metadata: ["error": "\(error)", "count": "\(batch.count)"])
+            // Still in flight, so they are not sent twice; the marks are tried again at the next flush.
+            sent.withLock { $0.insert(contentsOf: batch, at: 0) }
+            logger.error("marking deliveries sent failed; will retry", metadata: ["error": "\(error)", "count": "\(batch.count)"])
         }
     }
 

@@ -231,6 +231,8 @@ struct MessagePipelineService: Service {
             var tick = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
+                // Shutting down: the store refuses writes from this cancelled task; the final flush below writes.
+                if Task.isCancelled { break }
                 await pipeline.traces.flush()
                 await pipeline.outbox.flushSent()
                 tick += 1

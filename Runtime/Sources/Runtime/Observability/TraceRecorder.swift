@@ -7,6 +7,7 @@ import Synchronization
 /// Recording never waits for the disk; ``flush()`` runs every 100 ms from the gateway's services and once
 /// more at shutdown, so `swiftlet trace` sees a hop at most that late.
 public final class TraceRecorder: Sendable {
+    static let maxBuffered = 200_000
     private let buffer = Mutex<[TraceEvent]>([])
     private let store: any GatewayStore
     private let logger: Logger
@@ -30,7 +31,13 @@ public final class TraceRecorder: Sendable {
         do {
             try await store.appendTrace(events)
         } catch {
-            logger.error("trace write failed; \(events.count) events lost", metadata: ["error": "\(error)"])
+            // Kept for the next flush, ahead of newer events, up to a bound so a dead store cannot eat memory.
+            let kept = buffer.withLock { buffer in
+                buffer.insert(contentsOf: events, at: 0)
+                if buffer.count > Self.maxBuffered { buffer.removeFirst(buffer.count - Self.maxBuffered) }
+                return buffer.count
+            }
+            logger.error("trace write failed; events kept for the next try", metadata: ["error": "\(error)", "buffered": "\(kept)"])
         }
     }
 }
