@@ -7,13 +7,17 @@ import Testing
 /// Kills a real gateway process in the middle of a turn and restarts it: the message is answered once.
 @Suite(.serialized) struct CrashRecoveryTests {
     /// A `swiftlet gateway start` child process and the dashboard URL it printed.
-    struct RunningGateway {
+    struct RunningGateway: @unchecked Sendable {  // Process is not Sendable; each test uses its own, from one task at a time.
         var process: Process
         var port: Int
         var token: String
     }
 
-    static func start(_ workspace: Workspace) throws -> RunningGateway {
+    static func start(_ workspace: Workspace) async throws -> RunningGateway {
+        try await offPool { try launch(workspace) }
+    }
+
+    static func launch(_ workspace: Workspace) throws -> RunningGateway {
         let process = Process()
         process.executableURL = CommandLineTests.executable
         process.arguments = ["gateway", "start", "--workspace", workspace.root.path, "--port", "0", "--print-dashboard-url", "--set", "logging.stdout=false"]
@@ -53,17 +57,17 @@ import Testing
                     agent:
                       models: [fake/m1]
                     """)
-            let first = try Self.start(workspace)
+            let first = try await Self.start(workspace)
             let messageID = try await WebChatProbe.with(port: first.port, token: first.token) { chat in
                 let id = try await chat.send("survive this")
                 while fake.requestCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
                 return id
             }
             kill(first.process.processIdentifier, SIGKILL)
-            first.process.waitUntilExit()
+            try await offPool { first.process.waitUntilExit() }
             #expect(first.process.terminationReason == .uncaughtSignal)
 
-            let second = try Self.start(workspace)
+            let second = try await Self.start(workspace)
             let history = try await WebChatProbe.with(port: second.port, token: second.token) { chat in
                 // The resumed turn may finish before this socket connects; the transcript is the durable copy.
                 while fake.requestCount < 2 { try await Task.sleep(for: .milliseconds(10)) }
@@ -79,15 +83,15 @@ import Testing
             }
             #expect(history == ["user: survive this", "assistant: echo: survive this"])
             second.process.terminate()
-            second.process.waitUntilExit()
+            try await offPool { second.process.waitUntilExit() }
             #expect(second.process.terminationStatus == 0)
 
             // A third start finds nothing left to do: the message is not answered again.
-            let third = try Self.start(workspace)
+            let third = try await Self.start(workspace)
             try await Task.sleep(for: .milliseconds(500))
             #expect(fake.requestCount == 2)
             third.process.terminate()
-            third.process.waitUntilExit()
+            try await offPool { third.process.waitUntilExit() }
 
             let store = try SQLiteStore(path: workspace.path("data/swiftlet.sqlite").path)
             let entry = try #require(await store.journalEntry(id: messageID))

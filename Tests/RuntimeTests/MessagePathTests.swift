@@ -6,7 +6,7 @@ import Testing
 
 /// The whole path through a real gateway: web chat → journal → lane → agent → fake provider → outbox → web chat.
 @Suite struct MessagePathTests {
-    static func config(_ server: FakeProviderServer, firstTokenTimeout: String = "2s") -> String {
+    static func config(_ server: FakeProviderServer, firstTokenTimeout: String = "10s") -> String {
         """
         providers:
           fake:
@@ -14,7 +14,7 @@ import Testing
             base_url: \(server.baseURL)/v1
             api_key: sk-test
             first_token_timeout: \(firstTokenTimeout)
-            idle_timeout: 1s
+            idle_timeout: 10s
           backup:
             kind: anthropic
             base_url: \(server.baseURL)
@@ -28,7 +28,7 @@ import Testing
     }
 
     /// A gateway wired to a fake provider, for the duration of `body`.
-    static func withGateway(fake: FakeProvider = FakeProvider(), firstTokenTimeout: String = "2s", _ body: @Sendable (TestGateway, FakeProvider) async throws -> Void) async throws {
+    static func withGateway(fake: FakeProvider = FakeProvider(), firstTokenTimeout: String = "10s", _ body: @Sendable (TestGateway, FakeProvider) async throws -> Void) async throws {
         try await FakeProviderServer.withServer(fake) { server in
             let gateway = try await TestGateway.start(config: config(server, firstTokenTimeout: firstTokenTimeout))
             do {

@@ -17,7 +17,7 @@ import Testing
         _ body: @Sendable (ModelRouter, FakeProvider) async throws -> T
     ) async throws -> T {
         try await FakeProviderServer.withServer(fake) { server in
-            let timeouts = ProviderTimeouts(connect: .seconds(2), firstToken: .seconds(2), idle: .seconds(1), total: .seconds(5))
+            let timeouts = ProviderTimeouts(connect: .seconds(5), firstToken: .seconds(10), idle: .seconds(10), total: .seconds(30))
             let router = ModelRouter(maxConnections: 8)
             router.configure(
                 providers: [

@@ -43,9 +43,10 @@ import Testing
             process.standardOutput = out
             process.standardError = err
             try process.run()
-            let output = await Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-            let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            async let outputRead = offPool { out.fileHandleForReading.readDataToEndOfFile() }
+            async let errorsRead = offPool { String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+            let (output, errors) = try await (outputRead, errorsRead)
+            try await offPool { process.waitUntilExit() }
             try await gateway.stop()
             #expect(process.terminationStatus == 0, "\(errors)")
             let seen = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(errors)")

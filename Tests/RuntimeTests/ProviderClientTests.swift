@@ -7,7 +7,8 @@ import Testing
 
 /// Each provider client against the fake server that speaks the published wire formats.
 @Suite struct ProviderClientTests {
-    static let fast = ProviderTimeouts(connect: .seconds(2), firstToken: .seconds(2), idle: .seconds(1), total: .seconds(5))
+    // Generous: the whole suite runs in parallel on two cores; the timeout tests set their own short limits.
+    static let fast = ProviderTimeouts(connect: .seconds(5), firstToken: .seconds(10), idle: .seconds(10), total: .seconds(30))
 
     /// Runs `body` with a provider of `kind` pointed at a fake server.
     @discardableResult

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HTTPTypes
 import HummingbirdWSClient
@@ -101,5 +102,13 @@ struct WebChatProbe: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         throw Timeout(waitingFor: what, seen: frames.texts)
+    }
+}
+
+/// Runs blocking work (pipes, waitUntilExit) on a Dispatch thread, off the small cooperative pool that the
+/// gateways and fake servers of parallel tests share.
+func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }

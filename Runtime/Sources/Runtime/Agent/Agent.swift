@@ -37,6 +37,7 @@ public final class Agent: Sendable {
     let traces: TraceRecorder
     let workspace: Workspace
     let configuration: @Sendable () -> GatewayConfig
+    private let personaCache = Mutex<(path: String, modified: Date, text: String?)?>(nil)
 
     public init(store: any GatewayStore, router: ModelRouter, tools: ToolRegistry, traces: TraceRecorder, workspace: Workspace, configuration: @escaping @Sendable () -> GatewayConfig) {
         self.store = store
@@ -208,9 +209,17 @@ public final class Agent: Sendable {
             keepRecent: config.agent.keepRecentMessages)
     }
 
+    /// The persona file's text, re-read only when its modification date changes (checked per turn, so an
+    /// edit applies to the next message without a reload).
     private func persona(_ config: GatewayConfig) -> String? {
         guard !config.agent.personaFile.isEmpty else { return nil }
-        return try? String(contentsOf: workspace.path(config.agent.personaFile), encoding: .utf8)
+        let url = workspace.path(config.agent.personaFile)
+        let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+        guard let modified else { return nil }
+        if let cached = personaCache.withLock({ $0 }), cached.path == url.path, cached.modified == modified { return cached.text }
+        let text = try? String(contentsOf: url, encoding: .utf8)
+        personaCache.withLock { $0 = (url.path, modified, text) }
+        return text
     }
 
     // MARK: - Commands

@@ -59,7 +59,7 @@ final class OutboxDispatcher: Sendable {
         }
         guard !batch.isEmpty else { return }
         do {
-            for item in batch { try await store.markOutboxSent(id: item.id, at: item.at) }
+            try await store.markOutboxSent(batch)
             inFlight.withLock { inFlight in
                 for item in batch { inFlight.remove(item.id) }
             }

@@ -33,24 +33,22 @@ public final class WebChatHub: ChannelSender {
     }
 
     public func deliver(_ entry: OutboxEntry) async throws {
-        var meta = (try? JSONDecoder().decode(JSONValue.self, from: Data(entry.meta.utf8))) ?? .object([:])
-        // Timings for clients and the benchmark: receive → delivery, and the share spent waiting on the model.
-        if case .object(var fields) = meta, case .number(let receivedAt)? = fields.removeValue(forKey: "received_at_ms") {
-            let providerMs = fields.removeValue(forKey: "provider_ms") ?? .number(0)
-            fields["timings"] = .object(["total_ms": .number(Date().timeIntervalSince1970 * 1000 - receivedAt), "provider_ms": providerMs])
-            meta = .object(fields)
+        let meta = ReplyMeta(jsonText: entry.meta)
+        var data: [String: JSONValue] = ["in_reply_to": .string(entry.messageID), "delivery_id": .string(entry.id)]
+        if meta.receivedAtMs > 0 {
+            // Receive → delivery, and the share of it spent waiting on the model: for clients and the benchmark.
+            data["timings"] = .object(["total_ms": .number(Date().timeIntervalSince1970 * 1000 - meta.receivedAtMs), "provider_ms": .number(meta.providerMs)])
         }
+        if let model = meta.model { data["model"] = .string(model) }
+        if let code = meta.code { data["code"] = .string(code) }
         switch entry.kind {
         case .message:
-            var data: [String: JSONValue] = [
-                "message_id": .string(entry.replyMessageID), "in_reply_to": .string(entry.messageID), "role": .string("assistant"),
-                "text": .string(entry.body), "delivery_id": .string(entry.id),
-            ]
-            if case .object(let fields) = meta { data.merge(fields) { current, _ in current } }
+            data["message_id"] = .string(entry.replyMessageID)
+            data["role"] = .string("assistant")
+            data["text"] = .string(entry.body)
             publish(session: entry.target, event: "chat.message", data: .object(data))
         case .error:
-            var data: [String: JSONValue] = ["in_reply_to": .string(entry.messageID), "message": .string(entry.body), "delivery_id": .string(entry.id)]
-            if case .object(let fields) = meta { data.merge(fields) { current, _ in current } }
+            data["message"] = .string(entry.body)
             publish(session: entry.target, event: "chat.error", data: .object(data))
         }
     }

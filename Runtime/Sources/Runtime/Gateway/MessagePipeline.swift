@@ -181,15 +181,11 @@ public final class MessagePipeline: Sendable {
     }
 
     private func finish(_ entry: JournalEntry, outcome: Agent.Outcome) async {
-        var meta: [String: JSONValue] = [
-            "received_at_ms": .number(entry.receivedAt.timeIntervalSince1970 * 1000),
-            "provider_ms": .number(outcome.providerTime.milliseconds),
-        ]
-        if let model = outcome.model { meta["model"] = .string(model) }
-        if let code = outcome.code { meta["code"] = .string(code) }
+        let meta = ReplyMeta(
+            receivedAtMs: entry.receivedAt.timeIntervalSince1970 * 1000, providerMs: outcome.providerTime.milliseconds, model: outcome.model, code: outcome.code)
         let reply = OutboxEntry(
             messageID: entry.id, sessionID: entry.sessionID, replyMessageID: outcome.kind == .message ? (outcome.transcript.last?.messageID ?? "") : "",
-            channel: entry.channel, target: entry.replyTarget, body: outcome.text, kind: outcome.kind, meta: JSONValue.object(meta).jsonText)
+            channel: entry.channel, target: entry.replyTarget, body: outcome.text, kind: outcome.kind, meta: meta.jsonText)
         do {
             try await store.finishTurn(journalID: entry.id, status: .done, error: outcome.code, transcript: outcome.transcript, outbox: reply, usage: outcome.usage)
         } catch {

@@ -78,7 +78,7 @@ enum AnthropicWire {
             object["tools"] = .array(
                 request.tools.map { .object(["name": .string($0.name), "description": .string($0.description), "input_schema": $0.parameters]) })
         }
-        return Array(try JSONEncoder().encode(JSONValue.object(object)))
+        return Array(JSONValue.object(object).jsonText.utf8)
     }
 
     struct ErrorBody: Decodable {

@@ -58,7 +58,7 @@ enum OllamaWire {
                     ])
                 })
         }
-        return Array(try JSONEncoder().encode(JSONValue.object(object)))
+        return Array(JSONValue.object(object).jsonText.utf8)
     }
 
     struct ErrorBody: Decodable { var error: String? }

@@ -52,7 +52,7 @@ enum OpenAIWire {
                     ])
                 })
         }
-        return Array(try JSONEncoder().encode(JSONValue.object(object)))
+        return Array(JSONValue.object(object).jsonText.utf8)
     }
 
     static func message(_ message: ChatMessage) -> JSONValue {

@@ -100,8 +100,6 @@ public enum ControlProtocol {
     }
 
     private static func encode(_ object: [String: JSONValue]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(object)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+        JSONValue.object(object).jsonText
     }
 }

@@ -78,7 +78,7 @@ enum ControlSocket {
             let origin = origin(sessionName: sessionName)
             let key = SessionKey.make(origin, scope: state.config.sessions.dmScope)
             let sessionID = try await state.pipeline.session(key: key, origin: origin)
-            let (outgoing, sink) = AsyncStream<Outgoing>.makeStream()
+            let sink = OutgoingQueue()
             let subscription = state.webChat.subscribe(session: sessionName) { event, data in sink.yield(.event(event, data)) }
             defer { state.webChat.unsubscribe(session: sessionName, id: subscription) }
             sink.yield(
@@ -92,13 +92,15 @@ enum ControlSocket {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var sequence = 0
-                    for await item in outgoing {
-                        switch item {
-                        case .frame(let text):
-                            try await outbound.write(.text(text))
-                        case .event(let name, let data):
-                            sequence += 1
-                            try await outbound.write(.text(ControlProtocol.event(name, seq: sequence, data: data)))
+                    while let batch = await sink.next() {
+                        for item in OutgoingQueue.coalesced(batch) {
+                            switch item {
+                            case .frame(let text):
+                                try await outbound.write(.text(text))
+                            case .event(let name, let data):
+                                sequence += 1
+                                try await outbound.write(.text(ControlProtocol.event(name, seq: sequence, data: data)))
+                            }
                         }
                     }
                 }
@@ -178,6 +180,77 @@ enum ControlSocket {
                 "message_id": .string(message.messageID), "role": .string(message.role.rawValue), "author": .string(message.author),
                 "text": .string(message.content), "created_at": .string(message.createdAt.formatted(.iso8601)),
             ])
+        }
+    }
+
+    /// What one socket has to send, handed to its writer in batches.
+    ///
+    /// Under load the writer falls behind the model's token stream; it then takes everything queued at once,
+    /// and consecutive `chat.delta` events of one reply become one frame instead of one frame per token.
+    final class OutgoingQueue: Sendable {
+        private struct State {
+            var items: [Connection.Outgoing] = []
+            var waiter: CheckedContinuation<[Connection.Outgoing]?, Never>?
+            var finished = false
+        }
+
+        private let state = Mutex(State())
+
+        func yield(_ item: Connection.Outgoing) {
+            let waiter = state.withLock { state -> CheckedContinuation<[Connection.Outgoing]?, Never>? in
+                guard !state.finished else { return nil }
+                if let waiter = state.waiter {
+                    state.waiter = nil
+                    return waiter
+                }
+                state.items.append(item)
+                return nil
+            }
+            waiter?.resume(returning: [item])
+        }
+
+        func finish() {
+            let waiter = state.withLock { state in
+                state.finished = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+
+        /// Everything queued, waiting for at least one item; nil once finished and drained.
+        func next() async -> [Connection.Outgoing]? {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> [Connection.Outgoing]?? in
+                    if !state.items.isEmpty {
+                        defer { state.items.removeAll(keepingCapacity: true) }
+                        return .some(state.items)
+                    }
+                    if state.finished { return .some(nil) }
+                    state.waiter = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+
+        /// Merges runs of `chat.delta` for the same reply and attempt; everything else keeps its order.
+        static func coalesced(_ items: [Connection.Outgoing]) -> [Connection.Outgoing] {
+            guard items.count > 1 else { return items }
+            var result: [Connection.Outgoing] = []
+            result.reserveCapacity(items.count)
+            for item in items {
+                if case .event("chat.delta", let data) = item, case .event("chat.delta", let previous)? = result.last,
+                    data["in_reply_to"] == previous["in_reply_to"], data["attempt"] == previous["attempt"],
+                    let text = data["text"]?.stringValue, let earlier = previous["text"]?.stringValue, case .object(var merged) = previous
+                {
+                    merged["text"] = .string(earlier + text)
+                    result[result.count - 1] = .event("chat.delta", .object(merged))
+                } else {
+                    result.append(item)
+                }
+            }
+            return result
         }
     }
 }

@@ -160,7 +160,8 @@ public protocol GatewayStore: Sendable {
     /// Outbox entries due for delivery at `now`, oldest first.
     func dueOutbox(now: Date, limit: Int) async throws -> [OutboxEntry]
     func outboxEntry(id: String) async throws -> OutboxEntry?
-    func markOutboxSent(id: String, at date: Date) async throws
+    /// Marks delivered entries sent, in one transaction.
+    func markOutboxSent(_ deliveries: [(id: String, at: Date)]) async throws
     /// Records a failed delivery; `retryAt` nil marks the entry failed for good.
     func markOutboxFailed(id: String, error: String, retryAt: Date?) async throws
 

@@ -194,3 +194,36 @@ public enum JournalResult: Sendable, Equatable {
     /// The channel delivered a message with the same external id before; this is the first one.
     case duplicate(JournalEntry)
 }
+
+/// What an outbox entry's `meta` holds: when the message arrived, and how its answer was made.
+public struct ReplyMeta: Sendable, Codable, Equatable {
+    enum CodingKeys: String, CodingKey {
+        case model, code
+        case receivedAtMs = "received_at_ms"
+        case providerMs = "provider_ms"
+    }
+
+    /// Wall-clock milliseconds since 1970 at which the gateway received the message.
+    public var receivedAtMs: Double
+    public var providerMs: Double
+    public var model: String?
+    public var code: String?
+
+    public init(receivedAtMs: Double, providerMs: Double, model: String?, code: String?) {
+        self.receivedAtMs = receivedAtMs
+        self.providerMs = providerMs
+        self.model = model
+        self.code = code
+    }
+
+    public var jsonText: String {
+        var object: [String: JSONValue] = ["received_at_ms": .number(receivedAtMs), "provider_ms": .number(providerMs)]
+        if let model { object["model"] = .string(model) }
+        if let code { object["code"] = .string(code) }
+        return JSONValue.object(object).jsonText
+    }
+
+    public init(jsonText: String) {
+        self = (try? JSONDecoder().decode(ReplyMeta.self, from: Data(jsonText.utf8))) ?? ReplyMeta(receivedAtMs: 0, providerMs: 0, model: nil, code: nil)
+    }
+}

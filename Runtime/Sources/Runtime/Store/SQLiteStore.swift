@@ -176,9 +176,10 @@ public final class SQLiteStore: GatewayStore {
         try await pool.read { db in try OutboxRow.fetchOne(db, key: id)?.record }
     }
 
-    public func markOutboxSent(id: String, at date: Date) async throws {
+    public func markOutboxSent(_ deliveries: [(id: String, at: Date)]) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?", arguments: [date, id])
+            let statement = try db.cachedStatement(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
+            for delivery in deliveries { try statement.execute(arguments: [delivery.at, delivery.id]) }
         }
     }
 
@@ -232,10 +233,21 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    /// Read on every turn to build the context, so rows are decoded by column index rather than through Codable.
     public func messages(sessionID: String, afterRowID: Int64, limit: Int) async throws -> [MessageRecord] {
         try await pool.read { db in
-            try MessageRow.filter(Column("session_id") == sessionID && Column("id") > afterRowID).order(Column("id").desc).limit(limit)
-                .fetchAll(db).reversed().map(\.record)
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, message_id, role, author, content, created_at FROM messages WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
+                arguments: [sessionID, afterRowID, limit])
+            var records: [MessageRecord] = []
+            while let row = try rows.next() {
+                var record = MessageRecord(
+                    messageID: row[1], sessionID: sessionID, role: MessageRecord.Role(rawValue: row[2]) ?? .system, author: row[3], content: row[4],
+                    createdAt: row[5])
+                record.id = row[0]
+                records.append(record)
+            }
+            return records.reversed()
         }
     }
 
