@@ -62,7 +62,7 @@ enum AnthropicWire {
                 var blocks: [JSONValue] = []
                 if !message.content.isEmpty { blocks.append(.object(["type": .string("text"), "text": .string(message.content)])) }
                 for call in message.toolCalls {
-                    let input = (try? JSONDecoder().decode(JSONValue.self, from: Data(call.arguments.utf8))) ?? .object([:])
+                    let input = (try? JSONValue(parsing: call.arguments)) ?? .object([:])
                     blocks.append(.object(["type": .string("tool_use"), "id": .string(call.id), "name": .string(call.name), "input": input]))
                 }
                 messages.append(.object(["role": .string("assistant"), "content": .array(blocks)]))
@@ -209,7 +209,7 @@ enum AnthropicWire {
         func reply() throws -> ModelReply {
             guard stopped else { throw ProviderError.truncated }
             let calls = blocks.sorted { $0.key < $1.key }.map { _, block in
-                let input = (try? JSONDecoder().decode(JSONValue.self, from: Data((block.json.isEmpty ? "{}" : block.json).utf8))) ?? .object([:])
+                let input = (try? JSONValue(parsing: block.json.isEmpty ? "{}" : block.json)) ?? .object([:])
                 return ToolCall(id: block.id, name: block.name, arguments: input.jsonText)
             }
             return ModelReply(text: text, toolCalls: calls, usage: usage, finishReason: AnthropicWire.normalise(stopReason ?? "end_turn"))

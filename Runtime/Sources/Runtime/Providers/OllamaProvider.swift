@@ -38,7 +38,7 @@ enum OllamaWire {
             if !message.toolCalls.isEmpty {
                 object["tool_calls"] = .array(
                     message.toolCalls.map { call in
-                        let arguments = (try? JSONDecoder().decode(JSONValue.self, from: Data(call.arguments.utf8))) ?? .object([:])
+                        let arguments = (try? JSONValue(parsing: call.arguments)) ?? .object([:])
                         return .object(["function": .object(["name": .string(call.name), "arguments": arguments])])
                     })
             }

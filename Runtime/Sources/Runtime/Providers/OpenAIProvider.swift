@@ -154,31 +154,35 @@ enum OpenAIWire {
 
         /// Feeds one `data:` payload; returns the text it adds.
         mutating func feed(_ data: Substring) throws -> String? {
-            let chunk: Completion
+            let chunk: JSONValue
             do {
-                chunk = try JSONDecoder().decode(Completion.self, from: Data(data.utf8))
+                chunk = try JSONValue(parsing: data)
             } catch {
                 throw ProviderError.malformed("stream chunk is not JSON: \(data.prefix(200))")
             }
-            if let error = chunk.error {
-                throw ProviderError.http(status: 500, type: error.code?.stringValue ?? error.type ?? "stream_error", message: error.message ?? "error in stream", retryAfter: nil)
+            if let error = chunk["error"] {
+                let code = error["code"]?.stringValue ?? error["type"]?.stringValue ?? "stream_error"
+                throw ProviderError.http(status: 500, type: code, message: error["message"]?.stringValue ?? "error in stream", retryAfter: nil)
             }
-            if let reported = chunk.usage {
-                usage = TokenUsage(input: reported.prompt_tokens ?? 0, output: reported.completion_tokens ?? 0)
+            if let reported = chunk["usage"], case .object = reported {
+                usage = TokenUsage(input: reported["prompt_tokens"]?.intValue ?? 0, output: reported["completion_tokens"]?.intValue ?? 0)
             }
-            guard let choice = chunk.choices?.first else { return nil }
-            if let reason = choice.finish_reason { finishReason = OpenAIWire.normalise(reason) }
-            for fragment in choice.delta?.tool_calls ?? [] {
-                let index = fragment.index ?? calls.count
-                var call = calls[index] ?? (id: "", name: "", arguments: "")
-                if let id = fragment.id { call.id = id }
-                if let name = fragment.function?.name { call.name += name }
-                if let arguments = fragment.function?.arguments { call.arguments += arguments }
-                calls[index] = call
+            guard case .array(let choices)? = chunk["choices"], let choice = choices.first else { return nil }
+            if let reason = choice["finish_reason"]?.stringValue { finishReason = OpenAIWire.normalise(reason) }
+            let delta = choice["delta"]
+            if case .array(let fragments)? = delta?["tool_calls"] {
+                for fragment in fragments {
+                    let index = fragment["index"]?.intValue ?? calls.count
+                    var call = calls[index] ?? (id: "", name: "", arguments: "")
+                    if let id = fragment["id"]?.stringValue { call.id = id }
+                    if let name = fragment["function"]?["name"]?.stringValue { call.name += name }
+                    if let arguments = fragment["function"]?["arguments"]?.stringValue { call.arguments += arguments }
+                    calls[index] = call
+                }
             }
-            let delta = choice.delta?.content
-            if let delta { text += delta }
-            return delta
+            let text = delta?["content"]?.stringValue
+            if let text { self.text += text }
+            return text
         }
 
         func reply() throws -> ModelReply {

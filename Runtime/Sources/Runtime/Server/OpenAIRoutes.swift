@@ -104,7 +104,7 @@ enum OpenAIAPI {
     }
 
     static func parse(_ buffer: ByteBuffer, agentName: String) throws -> Request {
-        guard let body = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView)), case .object = body else {
+        guard let body = try? JSONValue(parsing: Array(buffer.readableBytesView)), case .object = body else {
             throw APIError(.badRequest, code: "invalid_json", message: "the body is not a JSON object")
         }
         guard let model = body["model"]?.stringValue, !model.isEmpty else {

@@ -129,11 +129,26 @@ public final class SQLiteStore: GatewayStore {
             {
                 return .duplicate(existing.record)
             }
-            try JournalRow(record: entry).insert(db)
-            try MessageRow(record: userMessage).insert(db, onConflict: .ignore)
-            try db.execute(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?", arguments: [userMessage.createdAt, userMessage.sessionID])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO ingress_journal (id, channel, external_id, session_key, session_id, peer, sender, text, reply_target, status, attempts, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                    """
+            ).execute(arguments: [
+                entry.id, entry.channel, entry.externalID, entry.sessionKey, entry.sessionID, entry.peer, entry.sender, entry.text, entry.replyTarget,
+                entry.status.rawValue, entry.receivedAt,
+            ])
+            try Self.insert(userMessage, db)
+            try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [userMessage.createdAt, userMessage.sessionID])
             return .accepted(entry)
         }
+    }
+
+    /// Inserts a transcript row unless one with its message id exists (a resumed turn writes the same ids).
+    private static func insert(_ message: MessageRecord, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO messages (message_id, session_id, role, author, content, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [message.messageID, message.sessionID, message.role.rawValue, message.author, message.content, message.createdAt])
     }
 
     public func pendingJournal(limit: Int) async throws -> [JournalEntry] {
@@ -151,17 +166,30 @@ public final class SQLiteStore: GatewayStore {
         journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]
     ) async throws {
         try await pool.write { db in
-            for message in transcript {
-                try MessageRow(record: message).insert(db, onConflict: .ignore)
-            }
+            for message in transcript { try Self.insert(message, db) }
             if let last = transcript.last {
-                try db.execute(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?", arguments: [last.createdAt, last.sessionID])
+                try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [last.createdAt, last.sessionID])
             }
-            if let outbox { try OutboxRow(record: outbox).insert(db, onConflict: .ignore) }
-            for record in usage { try UsageRow(record: record).insert(db) }
-            try db.execute(
-                sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1 WHERE id = ?",
-                arguments: [status.rawValue, error, Date(), journalID])
+            if let outbox {
+                try db.cachedStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO outbox (id, message_id, session_id, reply_message_id, channel, target, body, kind, status, attempts, meta, next_attempt_at, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                        """
+                ).execute(arguments: [
+                    outbox.id, outbox.messageID, outbox.sessionID, outbox.replyMessageID, outbox.channel, outbox.target, outbox.body, outbox.kind.rawValue,
+                    outbox.status.rawValue, outbox.meta, outbox.nextAttemptAt, outbox.createdAt,
+                ])
+            }
+            let usageInsert = try db.cachedStatement(
+                sql: "INSERT INTO model_usage (message_id, session_id, provider, model, input_tokens, output_tokens, latency_ms, ok, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            for record in usage {
+                try usageInsert.execute(arguments: [
+                    record.messageID, record.sessionID, record.provider, record.model, record.inputTokens, record.outputTokens, record.latencyMs, record.ok, record.at,
+                ])
+            }
+            try db.cachedStatement(sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1 WHERE id = ?")
+                .execute(arguments: [status.rawValue, error, Date(), journalID])
         }
     }
 
@@ -194,7 +222,8 @@ public final class SQLiteStore: GatewayStore {
     public func appendTrace(_ events: [TraceEvent]) async throws {
         guard !events.isEmpty else { return }
         try await pool.write { db in
-            for event in events { try TraceRow(record: event).insert(db) }
+            let insert = try db.cachedStatement(sql: "INSERT INTO trace_events (message_id, hop, at, duration_ms, detail) VALUES (?, ?, ?, ?, ?)")
+            for event in events { try insert.execute(arguments: [event.messageID, event.hop, event.at, event.durationMs, event.detail]) }
         }
     }
 

@@ -33,7 +33,7 @@ public final class ToolRegistry: Sendable {
         }
         let arguments: JSONValue
         do {
-            arguments = try JSONDecoder().decode(JSONValue.self, from: Data((call.arguments.isEmpty ? "{}" : call.arguments).utf8))
+            arguments = try JSONValue(parsing: call.arguments.isEmpty ? "{}" : call.arguments)
         } catch {
             return ("error: the arguments are not valid JSON: \(call.arguments.prefix(200))", true)
         }
