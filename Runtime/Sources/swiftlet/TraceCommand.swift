@@ -34,6 +34,7 @@ enum TraceTimeline {
         let message = body["message"] as? [String: Any] ?? [:]
         let events = body["events"] as? [[String: Any]] ?? []
         let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let received = (message["received_at"] as? String).flatMap(parser.date(from:))
         var lines = [
             "message \(message["id"] ?? "?")  channel \(message["channel"] ?? "?")  session \(message["session_key"] ?? "?")  status \(message["status"] ?? "?")",
@@ -43,7 +44,7 @@ enum TraceTimeline {
         ]
         for event in events {
             let at = (event["at"] as? String).flatMap(parser.date(from:))
-            let offset = zip(at, received).map { String(format: "+%.0fms", $0.timeIntervalSince($1) * 1000) } ?? ""
+            let offset = zip(at, received).map { String(format: "+%.1fms", $0.timeIntervalSince($1) * 1000) } ?? ""
             let took = (event["duration_ms"] as? Double).map { String(format: "%.1fms", $0) } ?? ""
             var detail = event["detail"] as? String ?? ""
             if detail == "{}" { detail = "" }

@@ -289,6 +289,10 @@ public struct ConfigResolver: Sendable {
         while !parent.isEmpty && !schema.isSection(parent) {
             parent = parent.split(separator: ".").dropLast().joined(separator: ".")
         }
+        if schema.isCollection(parent) {
+            let name = path.dropFirst(parent.count + 1).split(separator: ".").first.map(String.init) ?? name
+            return "'\(name)' is not a valid entry name: use 1 to 64 lower-case letters, digits or _ (it also becomes part of SWIFTLET_\(parent.uppercased())__<NAME>__... variables)"
+        }
         let candidates = schema.children(of: parent)
         let where_ = parent.isEmpty ? "at the top level" : "in section '\(parent)'"
         if let suggestion = candidates.min(by: { Self.editDistance($0, name) < Self.editDistance($1, name) }),

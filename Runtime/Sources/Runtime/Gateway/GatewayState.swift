@@ -99,6 +99,9 @@ public final class GatewayState: Sendable {
             }
             let changed = new.changedKeys(from: old)
             liveConfig.replace(with: new)
+            for key in new.resolved.concreteKeys where key.isSecret {
+                if case .string(let secret) = new.resolved[key.path].value { logSink.redactor.register(secret) }
+            }
             router.configure(providers: new.providers, models: new.agent.models, policy: new.route)
             try? logSink.update(LogSink.settings(for: new, workspace: workspace))
             reloadCounter.add(1, ordering: .relaxed)

@@ -71,7 +71,11 @@ extension GatewayRouter {
     /// JSON with ISO 8601 dates and sorted keys.
     static func encoded(_ value: some Encodable) -> Response {
         let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
+        // Milliseconds matter in a trace timeline.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+        }
         encoder.outputFormatting = .sortedKeys
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))

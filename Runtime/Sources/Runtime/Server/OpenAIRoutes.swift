@@ -50,13 +50,13 @@ extension GatewayRouter {
                             case .retract:
                                 // Text of a failed attempt already reached the caller; gluing another answer to it would corrupt it.
                                 if sent.isSet {
-                                    sink.yield(OpenAIAPI.streamError("the model failed in the middle of its answer; the partial answer above is incomplete"))
+                                    sink.yield(OpenAIAPI.streamError("the model failed in the middle of its answer; the partial answer above is incomplete", code: "provider_failed"))
                                     sink.finish()
                                 }
                             }
                         }
                         if outcome.kind == .error {
-                            sink.yield(OpenAIAPI.streamError(outcome.text))
+                            sink.yield(OpenAIAPI.streamError(outcome.text, code: outcome.code ?? "provider_failed"))
                         } else {
                             var delta: [String: JSONValue] = [:]
                             if !outcome.clientToolCalls.isEmpty { delta["tool_calls"] = OpenAIAPI.toolCalls(outcome.clientToolCalls, indexed: true) }
@@ -213,8 +213,8 @@ enum OpenAIAPI {
         ])
     }
 
-    static func streamError(_ message: String) -> JSONValue {
-        .object(["error": .object(["message": .string(message), "type": .string("server_error"), "param": .null, "code": .string("provider_failed")])])
+    static func streamError(_ message: String, code: String) -> JSONValue {
+        .object(["error": .object(["message": .string(message), "type": .string("server_error"), "param": .null, "code": .string(code)])])
     }
 
     static func sse(_ value: JSONValue) -> ByteBuffer {

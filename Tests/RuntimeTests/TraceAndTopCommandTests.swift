@@ -1,0 +1,40 @@
+import FakeProviders
+import Foundation
+import Testing
+
+@testable import Runtime
+
+/// `swiftlet trace` and `swiftlet top` against a live gateway.
+@Suite struct TraceAndTopCommandTests {
+    @Test func traceShowsEveryHopAndTopShowsTheLiveFigures() async throws {
+        try await MessagePathTests.withGateway { gateway, _ in
+            let id = try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let id = try await chat.send("trace me")
+                _ = try await chat.reply(to: id)
+                return id
+            }
+            try await Task.sleep(for: .milliseconds(250))  // the delivery mark is written in the next 100 ms batch
+            let connection = ["--workspace", gateway.workspace.root.path, "--url", gateway.baseURL, "--token", gateway.controlToken]
+            let trace = try await offPool { try CommandLineTests.run(["trace", id] + connection) }
+            #expect(trace.status == 0, "\(trace.stderr)")
+            for hop in ["received", "routed", "model.start", "model.end", "reply.queued", "reply.sent"] {
+                #expect(trace.stdout.contains(hop), "\(hop) missing from:\n\(trace.stdout)")
+            }
+            #expect(trace.stdout.contains("reply sent after 1 attempt(s): echo: trace me"))
+            #expect(trace.stdout.contains("\"provider\":\"fake\""))
+
+            let unknown = try await offPool { try CommandLineTests.run(["trace", "no-such-message"] + connection) }
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("no message with id no-such-message"))
+
+            let top = try await offPool { try CommandLineTests.run(["top", "--count", "1", "--json"] + connection) }
+            #expect(top.status == 0, "\(top.stderr)")
+            let stats = try #require(try JSONSerialization.jsonObject(with: Data(top.stdout.utf8)) as? [String: Any])
+            #expect(stats["totalMessages"] as? Int == 1)
+            #expect((stats["providers"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["backup", "fake"])
+            let screen = try await offPool { try CommandLineTests.run(["top", "--count", "1"] + connection) }
+            #expect(screen.stdout.contains("throughput"))
+            #expect(screen.stdout.contains("fake"))
+        }
+    }
+}
