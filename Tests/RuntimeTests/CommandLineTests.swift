@@ -74,11 +74,18 @@ import Testing
         #expect(run.stdout.contains("# config.yaml:2"))
     }
 
-    @Test func startPrintsTheTokenOnceStopsOnSIGTERMAndStatusThenSaysNoneRuns() async throws {
-        let workspace = try TestGateway.makeWorkspace()
+    /// A started gateway process and what it printed before it was ready.
+    struct LaunchedGateway: @unchecked Sendable {  // Process is not Sendable; one test task uses it at a time.
+        var process: Process
+        var banner: String
+    }
+
+    /// Starts `swiftlet gateway start` on a free port and reads its banner up to the dashboard line.
+    static func launchGateway(_ workspace: Workspace) throws -> LaunchedGateway {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = ["gateway", "start", "--workspace", workspace.root.path, "--port", "0", "--print-dashboard-url", "--set", "logging.stdout=false"]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWIFTLET_") }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -89,6 +96,13 @@ import Testing
             if chunk.isEmpty { break }
             banner += String(decoding: chunk, as: UTF8.self)
         }
+        return LaunchedGateway(process: process, banner: banner)
+    }
+
+    @Test func startPrintsTheTokenOnceStopsOnSIGTERMAndStatusThenSaysNoneRuns() async throws {
+        let workspace = try TestGateway.makeWorkspace()
+        let launched = try await offPool { try Self.launchGateway(workspace) }
+        let (process, banner) = (launched.process, launched.banner)
         #expect(banner.contains("Control token (shown once"))
         let url = try #require(banner.split(separator: "\n").first { $0.hasPrefix("Dashboard") }.flatMap { $0.split(separator: " ").last }.map(String.init))
         #expect(url.contains("/?token="))

@@ -18,22 +18,8 @@ import Testing
     }
 
     static func launch(_ workspace: Workspace) throws -> RunningGateway {
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = ["gateway", "start", "--workspace", workspace.root.path, "--port", "0", "--print-dashboard-url", "--set", "logging.stdout=false"]
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SWIFTLET_") }
-        environment["SWIFTLET_HOME"] = workspace.root.path
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var banner = ""
-        while !banner.contains("Dashboard") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            banner += String(decoding: chunk, as: UTF8.self)
-        }
+        let launched = try CommandLineTests.launchGateway(workspace)
+        let (process, banner) = (launched.process, launched.banner)
         guard let line = banner.split(separator: "\n").first(where: { $0.hasPrefix("Dashboard") }), let url = line.split(separator: " ").last,
             let components = URLComponents(string: String(url)), let port = components.port,
             let token = components.queryItems?.first(where: { $0.name == "token" })?.value

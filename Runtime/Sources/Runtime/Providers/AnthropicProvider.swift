@@ -15,10 +15,7 @@ struct AnthropicProvider: ModelProvider {
         if !settings.apiKey.isEmpty { headers.append(("x-api-key", settings.apiKey)) }
         let url = settings.url("/v1/messages")
         guard request.stream else {
-            let buffer = try await transport.postJSON(url: url, headers: headers, body: body, errorFor: AnthropicWire.error)
-            let reply = try AnthropicWire.decodeReply(buffer)
-            if !reply.text.isEmpty { await onText(reply.text) }
-            return reply
+            return try await transport.postWhole(url: url, headers: headers, body: body, errorFor: AnthropicWire.error, decode: AnthropicWire.decodeReply, onText: onText)
         }
         headers.append(("accept", "text/event-stream"))
         let state = Mutex((parser: ServerSentEventParser(), assembly: AnthropicWire.StreamAssembly()))

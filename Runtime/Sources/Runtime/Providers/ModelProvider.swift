@@ -36,6 +36,11 @@ public struct ProviderSettings: Sendable, Equatable {
         }
     }
 
+    /// `Authorization: Bearer <key>` when a key is configured (OpenAI-compatible servers, Ollama behind a proxy).
+    var bearerHeaders: [(String, String)] {
+        apiKey.isEmpty ? [] : [("authorization", "Bearer \(apiKey)")]
+    }
+
     /// `base` + `path` with exactly one slash between them.
     func url(_ path: String) -> String {
         var base = baseURL

@@ -9,15 +9,15 @@ struct OllamaProvider: ModelProvider {
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
         let body = try OllamaWire.encode(request)
-        var headers: [(String, String)] = []
-        if !settings.apiKey.isEmpty { headers.append(("authorization", "Bearer \(settings.apiKey)")) }
+        let headers = settings.bearerHeaders
         let url = settings.url("/api/chat")
         guard request.stream else {
-            let buffer = try await transport.postJSON(url: url, headers: headers, body: body, errorFor: OllamaWire.error)
-            var assembly = OllamaWire.StreamAssembly()
-            let text = try assembly.feed(String(buffer: buffer))
-            if let text, !text.isEmpty { await onText(text) }
-            return try assembly.reply()
+            // Without streaming the answer is one object of the same shape as the stream's last line.
+            return try await transport.postWhole(url: url, headers: headers, body: body, errorFor: OllamaWire.error, decode: { buffer in
+                var assembly = OllamaWire.StreamAssembly()
+                _ = try assembly.feed(String(buffer: buffer))
+                return try assembly.reply()
+            }, onText: onText)
         }
         let assembly = Mutex(OllamaWire.StreamAssembly())
         try await transport.postLines(url: url, headers: headers, body: body, errorFor: OllamaWire.error) { line in

@@ -10,14 +10,10 @@ struct OpenAIProvider: ModelProvider {
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
         let body = try OpenAIWire.encode(request)
-        var headers: [(String, String)] = []
-        if !settings.apiKey.isEmpty { headers.append(("authorization", "Bearer \(settings.apiKey)")) }
+        var headers = settings.bearerHeaders
         let url = settings.url("/chat/completions")
         guard request.stream else {
-            let buffer = try await transport.postJSON(url: url, headers: headers, body: body, errorFor: OpenAIWire.error)
-            let reply = try OpenAIWire.decodeReply(buffer)
-            if !reply.text.isEmpty { await onText(reply.text) }
-            return reply
+            return try await transport.postWhole(url: url, headers: headers, body: body, errorFor: OpenAIWire.error, decode: OpenAIWire.decodeReply, onText: onText)
         }
         headers.append(("accept", "text/event-stream"))
         let assembly = Mutex(OpenAIWire.StreamAssembly())

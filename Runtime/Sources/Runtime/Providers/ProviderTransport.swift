@@ -79,6 +79,20 @@ struct ProviderTransport: Sendable {
         }
     }
 
+    /// POSTs a non-streaming request, decodes the whole answer and hands its text to `onText` at once.
+    func postWhole(
+        url: String,
+        headers: [(String, String)],
+        body: [UInt8],
+        errorFor: @escaping @Sendable (Int, String, Duration?) -> ProviderError,
+        decode: (ByteBuffer) throws -> ModelReply,
+        onText: @Sendable (String) async -> Void
+    ) async throws -> ModelReply {
+        let reply = try decode(try await postJSON(url: url, headers: headers, body: body, errorFor: errorFor))
+        if !reply.text.isEmpty { await onText(reply.text) }
+        return reply
+    }
+
     private func execute(
         url: String,
         headers: [(String, String)],

@@ -1,68 +1,33 @@
 import GRDB
 
-// GRDB record conformances live on private wrappers so that the public record types stay free of GRDB
+// GRDB record conformances live on one generic wrapper so that the public record types stay free of GRDB
 // and a PostgreSQL backend can store the same values. Column names come from each record's CodingKeys.
 
-struct SessionRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "sessions"
-    var record: SessionRecord
-    init(record: SessionRecord) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try SessionRecord(from: decoder) }
+/// A record type kept in one SQLite table.
+protocol StoredRecord: Codable, Sendable {
+    static var tableName: String { get }
+}
+
+struct StoredRow<Record: StoredRecord>: Codable, FetchableRecord, PersistableRecord {
+    static var databaseTableName: String { Record.tableName }
+    var record: Record
+    init(record: Record) { self.record = record }
+    init(from decoder: any Decoder) throws { record = try Record(from: decoder) }
     func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
 }
 
-struct MessageRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "messages"
-    var record: MessageRecord
-    init(record: MessageRecord) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try MessageRecord(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
+extension SessionRecord: StoredRecord { static var tableName: String { "sessions" } }
+extension MessageRecord: StoredRecord { static var tableName: String { "messages" } }
+extension ControlTokenRecord: StoredRecord { static var tableName: String { "control_tokens" } }
+extension AuditEvent: StoredRecord { static var tableName: String { "audit_log" } }
+extension JournalEntry: StoredRecord { static var tableName: String { "ingress_journal" } }
+extension OutboxEntry: StoredRecord { static var tableName: String { "outbox" } }
+extension TraceEvent: StoredRecord { static var tableName: String { "trace_events" } }
 
-struct ControlTokenRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "control_tokens"
-    var record: ControlTokenRecord
-    init(record: ControlTokenRecord) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try ControlTokenRecord(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
-
-struct AuditRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "audit_log"
-    var record: AuditEvent
-    init(record: AuditEvent) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try AuditEvent(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
-
-struct JournalRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "ingress_journal"
-    var record: JournalEntry
-    init(record: JournalEntry) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try JournalEntry(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
-
-struct OutboxRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "outbox"
-    var record: OutboxEntry
-    init(record: OutboxEntry) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try OutboxEntry(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
-
-struct TraceRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "trace_events"
-    var record: TraceEvent
-    init(record: TraceEvent) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try TraceEvent(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
-
-struct UsageRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "model_usage"
-    var record: UsageRecord
-    init(record: UsageRecord) { self.record = record }
-    init(from decoder: any Decoder) throws { record = try UsageRecord(from: decoder) }
-    func encode(to encoder: any Encoder) throws { try record.encode(to: encoder) }
-}
+typealias SessionRow = StoredRow<SessionRecord>
+typealias MessageRow = StoredRow<MessageRecord>
+typealias ControlTokenRow = StoredRow<ControlTokenRecord>
+typealias AuditRow = StoredRow<AuditEvent>
+typealias JournalRow = StoredRow<JournalEntry>
+typealias OutboxRow = StoredRow<OutboxEntry>
+typealias TraceRow = StoredRow<TraceEvent>

@@ -229,11 +229,7 @@ public final class SQLiteStore: GatewayStore {
 
     public func traceEvents(messageID: String) async throws -> [TraceEvent] {
         try await pool.read { db in
-            try TraceRow.filter(Column("message_id") == messageID).order(Column("at"), Column("id")).fetchAll(db).map { row in
-                var event = row.record
-                event.id = row.record.id
-                return event
-            }
+            try TraceRow.filter(Column("message_id") == messageID).order(Column("at"), Column("id")).fetchAll(db).map(\.record)
         }
     }
 
