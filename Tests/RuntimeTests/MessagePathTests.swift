@@ -213,4 +213,65 @@ import Testing
             #expect(fake.requestCount == 1)
         }
     }
+
+    /// Faults a user can meet, each answered with a clear message while nothing is lost and the session goes on.
+    /// Retryable faults are met on both attempts (router.max_attempts is 2 here); the others end the call at once.
+    @Test(arguments: [
+        (FakeReply.malformed, 1, "malformed answer"),
+        (FakeReply.error(status: 401), 1, "HTTP 401"),
+        (FakeReply.error(status: 404, message: "The model `m1` does not exist"), 1, "HTTP 404"),
+        (FakeReply.hang, 2, "timed out waiting 3s (first token)"),
+    ])
+    func providerFaultsAreExplainedAndTheSessionGoesOn(fault: FakeReply, times: Int, expected: String) async throws {
+        let fake = FakeProvider()
+        fake.enqueue(contentsOf: Array(repeating: fault, count: times), model: "m1")
+        try await Self.withGateway(fake: fake, firstTokenTimeout: "3s") { gateway, _ in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let id = try await chat.send("this one fails")
+                let reply = try await chat.reply(to: id)
+                #expect(reply["event"] as? String == "chat.error")
+                let message = (reply["data"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(message.contains(expected), "\(message)")
+                #expect(message.contains("Your message is saved"))
+                let next = try await chat.send("and this one works")
+                #expect((try await chat.reply(to: next)["data"] as? [String: Any])?["text"] as? String == "echo: and this one works")
+            }
+            let session = try await gateway.state.store.session(key: "webchat:dm:owner", channel: "webchat", peer: "owner")
+            let stored = try await gateway.state.store.messages(sessionID: session.id, limit: 10).map(\.content)
+            #expect(stored.contains("this one fails"), "the failed message stays in the transcript")
+        }
+    }
+
+    @Test func aStreamThatDiesMidwayIsRetractedInTheWebChatBeforeTheFallbackAnswers() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.streamError(afterChunks: 4), .streamError(afterChunks: 4), model: "m1")
+        try await FakeProviderServer.withServer(fake) { server in
+            let config = Self.config(server).replacingOccurrences(of: "models: [fake/m1]", with: "models: [fake/m1, backup/m2]")
+            let gateway = try await TestGateway.start(config: config)
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let id = try await chat.send("a reply long enough to be cut")
+                let reply = try await chat.reply(to: id)
+                let data = try #require(reply["data"] as? [String: Any])
+                #expect(data["model"] as? String == "backup/m2")
+                #expect(data["text"] as? String == "echo: a reply long enough to be cut")
+                let events = chat.received.compactMap { $0["event"] as? String }
+                #expect(events.contains("chat.retract"))
+                // A client that applies deltas and retractions ends with exactly the final answer.
+                var shown = "", attempt = 0
+                for frame in chat.received {
+                    guard let data = frame["data"] as? [String: Any], data["in_reply_to"] as? String == id else { continue }
+                    switch frame["event"] as? String {
+                    case "chat.delta":
+                        let frameAttempt = data["attempt"] as? Int ?? 0
+                        if frameAttempt != attempt { (shown, attempt) = ("", frameAttempt) }
+                        shown += data["text"] as? String ?? ""
+                    case "chat.retract": shown = ""
+                    default: break
+                    }
+                }
+                #expect(shown == "echo: a reply long enough to be cut")
+            }
+            try await gateway.stop()
+        }
+    }
 }

@@ -49,15 +49,7 @@ enum OllamaWire {
             "model": .string(request.model), "messages": .array(messages), "stream": .bool(request.stream),
             "options": .object(["num_predict": .number(Double(request.maxTokens))]),
         ]
-        if !request.tools.isEmpty {
-            object["tools"] = .array(
-                request.tools.map { tool in
-                    .object([
-                        "type": .string("function"),
-                        "function": .object(["name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters]),
-                    ])
-                })
-        }
+        if !request.tools.isEmpty { object["tools"] = OpenAIWire.tools(request.tools) }
         return Array(JSONValue.object(object).jsonText.utf8)
     }
 

@@ -39,16 +39,19 @@ enum OpenAIWire {
             "stream": .bool(request.stream),
         ]
         if request.stream { object["stream_options"] = .object(["include_usage": .bool(true)]) }
-        if !request.tools.isEmpty {
-            object["tools"] = .array(
-                request.tools.map { tool in
-                    .object([
-                        "type": .string("function"),
-                        "function": .object(["name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters]),
-                    ])
-                })
-        }
+        if !request.tools.isEmpty { object["tools"] = tools(request.tools) }
         return Array(JSONValue.object(object).jsonText.utf8)
+    }
+
+    /// Function tools as Chat Completions declares them (Ollama's native API takes the same shape).
+    static func tools(_ tools: [ToolDefinition]) -> JSONValue {
+        .array(
+            tools.map { tool in
+                .object([
+                    "type": .string("function"),
+                    "function": .object(["name": .string(tool.name), "description": .string(tool.description), "parameters": tool.parameters]),
+                ])
+            })
     }
 
     static func message(_ message: ChatMessage) -> JSONValue {
