@@ -113,4 +113,12 @@ import Testing
         #expect(request[1] == .user("User: hi\nAssistant: hello\n"))
         #expect(ContextPlan.compactionRequest(previousSummary: "", rows: [row(1, .user, "hi")])[1] == .user("User: hi\n"))
     }
+
+    @Test func chatCommandsAndTheGatewaysAnswersAreNotConversation() {
+        var gatewayReply = row(3, .assistant, "Models, in order: openai/gpt-4o-mini.")
+        gatewayReply.author = Agent.author
+        let history = [row(1, .user, "hello"), row(2, .user, "/model"), gatewayReply, row(4, .assistant, "hi"), row(5, .user, "/shrug ok")]
+        let plan = ContextPlan.make(system: "S", summary: nil, history: history, budget: 1000, thresholdPercent: 75, keepRecent: 2)
+        #expect(plan.messages == [.system("S"), .user("hello"), .assistant("hi"), .user("/shrug ok")])
+    }
 }

@@ -137,6 +137,7 @@ import Testing
                 let sent = fake.lastRequest?.messages ?? []
                 #expect(!sent.contains { $0["content"]?.stringValue?.contains("pelican") == true }, "a reset drops earlier turns from the context")
                 #expect(sent.last?["content"]?.stringValue == "first after reset")
+                #expect(!sent.contains { $0["content"]?.stringValue?.hasPrefix("/") == true }, "commands are not sent to the model")
                 #expect(try await answer("/stop").contains("Nothing was running"))
             }
         }

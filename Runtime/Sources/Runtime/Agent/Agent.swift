@@ -227,7 +227,12 @@ public final class Agent: Sendable {
     private func perform(_ command: ChatCommand, entry: JournalEntry, state: inout SessionState) async throws -> String {
         switch command {
         case .new, .reset:
-            state.contextStart = try await store.lastMessageRowID(sessionID: entry.sessionID)
+            // From this command on: messages queued behind it belong to the fresh conversation.
+            if let row = try await store.rowID(messageID: entry.id) {
+                state.contextStart = row
+            } else {
+                state.contextStart = try await store.lastMessageRowID(sessionID: entry.sessionID)
+            }
             state.summary = nil
             state.summaryThrough = 0
             state.lastResetAt = Date()

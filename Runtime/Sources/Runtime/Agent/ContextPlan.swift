@@ -20,7 +20,14 @@ public struct ContextPlan: Sendable, Equatable {
     ///   - thresholdPercent: compaction starts when the prompt passes this share of the budget.
     ///   - keepRecent: newest rows that are never summarised.
     public static func make(system: String, summary: String?, history: [MessageRecord], budget: Int, thresholdPercent: Int, keepRecent: Int) -> ContextPlan {
-        let rows = history.filter { $0.role == .user || $0.role == .assistant }
+        // Chat commands and the gateway's answers to them are for the user, not part of the conversation.
+        let rows = history.filter { row in
+            switch row.role {
+            case .user: ChatCommand.parse(row.content) == nil
+            case .assistant: row.author != Agent.author
+            case .system, .tool: false
+            }
+        }
         var head = [ChatMessage.system(system)]
         if let summary, !summary.isEmpty {
             head.append(.system("Summary of the earlier conversation:\n\(summary)"))

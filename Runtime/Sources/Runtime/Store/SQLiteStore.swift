@@ -258,6 +258,10 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func rowID(messageID: String) async throws -> Int64? {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT id FROM messages WHERE message_id = ?", arguments: [messageID]) }
+    }
+
     /// Read on every turn to build the context, so rows are decoded by column index rather than through Codable.
     public func messages(sessionID: String, afterRowID: Int64, limit: Int) async throws -> [MessageRecord] {
         try await pool.read { db in
