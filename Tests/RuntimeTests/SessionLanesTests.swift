@@ -1,0 +1,75 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Runtime
+
+/// One ordered lane per session, lanes in parallel, bounded overall.
+@Suite struct SessionLanesTests {
+    final class Recorder: Sendable {
+        let events = Mutex<[String]>([])
+        let running = Atomic(0)
+        let peak = Atomic(0)
+
+        func work(_ entry: JournalEntry) async {
+            let now = running.add(1, ordering: .relaxed).newValue
+            peak.store(max(peak.load(ordering: .relaxed), now), ordering: .relaxed)
+            events.withLock { $0.append("start \(entry.id)") }
+            try? await Task.sleep(for: .milliseconds(20))
+            events.withLock { $0.append("end \(entry.id)") }
+            running.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    static func entry(_ id: String, session: String) -> JournalEntry {
+        JournalEntry(id: id, channel: "test", sessionKey: session, sessionID: session, peer: "p", sender: "p", text: id, replyTarget: "")
+    }
+
+    @Test func oneSessionRunsInOrderOneAtATimeWhileSessionsRunInParallel() async throws {
+        let recorder = Recorder()
+        let lanes = SessionLanes(limit: 8) { await recorder.work($0) }
+        for index in 1...4 {
+            await lanes.enqueue(Self.entry("a\(index)", session: "A"))
+            await lanes.enqueue(Self.entry("b\(index)", session: "B"))
+        }
+        await lanes.waitUntilIdle()
+        let events = recorder.events.withLock { $0 }
+        let laneA = events.filter { $0.hasSuffix("a1") || $0.hasSuffix("a2") || $0.hasSuffix("a3") || $0.hasSuffix("a4") }
+        #expect(laneA == ["start a1", "end a1", "start a2", "end a2", "start a3", "end a3", "start a4", "end a4"])
+        #expect(recorder.peak.load(ordering: .relaxed) == 2, "the two sessions ran side by side")
+    }
+
+    @Test func concurrencyIsBoundedAcrossSessions() async throws {
+        let recorder = Recorder()
+        let lanes = SessionLanes(limit: 3) { await recorder.work($0) }
+        for index in 0..<12 { await lanes.enqueue(Self.entry("m\(index)", session: "s\(index)")) }
+        await lanes.waitUntilIdle()
+        #expect(recorder.peak.load(ordering: .relaxed) == 3)
+        #expect(recorder.events.withLock { $0.count } == 24)
+    }
+
+    @Test func anEntryQueuedTwiceRunsOnce() async throws {
+        let recorder = Recorder()
+        let lanes = SessionLanes(limit: 2) { await recorder.work($0) }
+        let entry = Self.entry("x", session: "S")
+        await lanes.enqueue(entry)
+        await lanes.enqueue(entry)
+        await lanes.waitUntilIdle()
+        #expect(recorder.events.withLock { $0 } == ["start x", "end x"])
+    }
+
+    @Test func cancellingTheRunningTurnLeavesTheRestOfTheLane() async throws {
+        let started = Atomic(0)
+        let lanes = SessionLanes(limit: 2) { entry in
+            started.add(1, ordering: .relaxed)
+            if entry.id == "slow" { try? await Task.sleep(for: .seconds(30)) }
+        }
+        await lanes.enqueue(Self.entry("slow", session: "S"))
+        await lanes.enqueue(Self.entry("next", session: "S"))
+        while started.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await lanes.cancelRunning(session: "S"))
+        await lanes.waitUntilIdle()
+        #expect(started.load(ordering: .relaxed) == 2)
+        #expect(await lanes.cancelRunning(session: "S") == false)
+    }
+}
