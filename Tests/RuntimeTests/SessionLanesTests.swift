@@ -10,14 +10,26 @@ import Testing
         let events = Mutex<[String]>([])
         let running = Atomic(0)
         let peak = Atomic(0)
+        /// Work holds until released, so a test can look at what runs at once without depending on timing.
+        let released = Atomic(false)
 
         func work(_ entry: JournalEntry) async {
             let now = running.add(1, ordering: .relaxed).newValue
             peak.store(max(peak.load(ordering: .relaxed), now), ordering: .relaxed)
             events.withLock { $0.append("start \(entry.id)") }
-            try? await Task.sleep(for: .milliseconds(20))
+            while !released.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(2)) }
             events.withLock { $0.append("end \(entry.id)") }
             running.subtract(1, ordering: .relaxed)
+        }
+
+        /// Waits until `count` turns run at once, checks no more start, then lets everything finish.
+        func holdUntilRunning(_ count: Int) async throws -> Int {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while running.load(ordering: .relaxed) < count, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+            try await Task.sleep(for: .milliseconds(50))
+            let seen = running.load(ordering: .relaxed)
+            released.store(true, ordering: .relaxed)
+            return seen
         }
     }
 
@@ -32,17 +44,19 @@ import Testing
             await lanes.enqueue(Self.entry("a\(index)", session: "A"))
             await lanes.enqueue(Self.entry("b\(index)", session: "B"))
         }
+        #expect(try await recorder.holdUntilRunning(2) == 2, "a1 and b1 run side by side, a2 waits for a1")
         await lanes.waitUntilIdle()
         let events = recorder.events.withLock { $0 }
         let laneA = events.filter { $0.hasSuffix("a1") || $0.hasSuffix("a2") || $0.hasSuffix("a3") || $0.hasSuffix("a4") }
         #expect(laneA == ["start a1", "end a1", "start a2", "end a2", "start a3", "end a3", "start a4", "end a4"])
-        #expect(recorder.peak.load(ordering: .relaxed) == 2, "the two sessions ran side by side")
+        #expect(recorder.peak.load(ordering: .relaxed) == 2)
     }
 
     @Test func concurrencyIsBoundedAcrossSessions() async throws {
         let recorder = Recorder()
         let lanes = SessionLanes(limit: 3) { await recorder.work($0) }
         for index in 0..<12 { await lanes.enqueue(Self.entry("m\(index)", session: "s\(index)")) }
+        #expect(try await recorder.holdUntilRunning(3) == 3)
         await lanes.waitUntilIdle()
         #expect(recorder.peak.load(ordering: .relaxed) == 3)
         #expect(recorder.events.withLock { $0.count } == 24)
@@ -53,7 +67,8 @@ import Testing
         let lanes = SessionLanes(limit: 2) { await recorder.work($0) }
         let entry = Self.entry("x", session: "S")
         await lanes.enqueue(entry)
-        await lanes.enqueue(entry)
+        await lanes.enqueue(entry)  // while the first is queued or running, as a resume racing a live turn would
+        #expect(try await recorder.holdUntilRunning(1) == 1)
         await lanes.waitUntilIdle()
         #expect(recorder.events.withLock { $0 } == ["start x", "end x"])
     }
