@@ -51,7 +51,9 @@ public final class Agent: Sendable {
     /// Runs the turn for `entry`. Throws only `CancellationError` (`/stop`, shutdown); every other
     /// failure is an error outcome the user sees.
     public func respond(to entry: JournalEntry, emit: @escaping @Sendable (Event) async -> Void) async throws -> Outcome {
-        var state = try await store.sessionState(sessionID: entry.sessionID)
+        // One read for the session's state and its context rows: this runs for every message.
+        let (initialState, history) = try await store.turnContext(sessionID: entry.sessionID, limit: Self.historyLimit)
+        var state = initialState
         if let command = ChatCommand.parse(entry.text) {
             let text = try await perform(command, entry: entry, state: &state)
             return reply(text, for: entry, author: Self.author)
@@ -63,7 +65,7 @@ public final class Agent: Sendable {
         let budget = max(256, window - config.agent.maxOutputTokens)
         let system = Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
 
-        var plan = try await contextPlan(entry: entry, state: state, system: system, budget: budget, config: config)
+        var plan = contextPlan(history: history, state: state, system: system, budget: budget, config: config)
         var usage: [UsageRecord] = []
         var providerTime = Duration.zero
         do {
@@ -201,10 +203,17 @@ public final class Agent: Sendable {
         return (usage, outcome.providerTime)
     }
 
+    /// Transcript rows read per turn at most; more than any context budget holds.
+    static let historyLimit = 2000
+
     private func contextPlan(entry: JournalEntry, state: SessionState, system: String, budget: Int, config: GatewayConfig) async throws -> ContextPlan {
         let after = max(state.contextStart, state.summaryThrough)
-        let history = try await store.messages(sessionID: entry.sessionID, afterRowID: after, limit: 2000)
-        return ContextPlan.make(
+        let history = try await store.messages(sessionID: entry.sessionID, afterRowID: after, limit: Self.historyLimit)
+        return contextPlan(history: history, state: state, system: system, budget: budget, config: config)
+    }
+
+    private func contextPlan(history: [MessageRecord], state: SessionState, system: String, budget: Int, config: GatewayConfig) -> ContextPlan {
+        ContextPlan.make(
             system: system, summary: state.summary, history: history, budget: budget, thresholdPercent: config.agent.compactionThreshold,
             keepRecent: config.agent.keepRecentMessages)
     }

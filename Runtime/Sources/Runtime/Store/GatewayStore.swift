@@ -172,6 +172,9 @@ public protocol GatewayStore: Sendable {
     func updateSessionState(sessionID: String, _ state: SessionState) async throws
     /// The row id of the newest transcript message of a session, 0 when empty.
     func lastMessageRowID(sessionID: String) async throws -> Int64
+    /// The session's state and the transcript rows of its current context (after its reset and summary
+    /// markers), newest `limit` at most, oldest first, read together.
+    func turnContext(sessionID: String, limit: Int) async throws -> (SessionState, [MessageRecord])
     /// The transcript row id of a message, nil when it is not stored.
     func rowID(messageID: String) async throws -> Int64?
     /// Transcript rows after `afterRowID`, oldest first, at most `limit` (newest kept when cut).

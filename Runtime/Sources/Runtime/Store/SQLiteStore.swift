@@ -233,15 +233,24 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
-    public func sessionState(sessionID: String) async throws -> SessionState {
+    public func turnContext(sessionID: String, limit: Int) async throws -> (SessionState, [MessageRecord]) {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at FROM sessions WHERE id = ?", arguments: [sessionID])
-            else { return SessionState() }
-            return SessionState(
-                modelOverride: row["model_override"], contextStart: row["context_start"], summary: row["summary"], summaryThrough: row["summary_through"],
-                lastResetAt: row["last_reset_at"])
+            let state = try Self.sessionState(sessionID: sessionID, db)
+            return (state, try Self.messages(sessionID: sessionID, afterRowID: max(state.contextStart, state.summaryThrough), limit: limit, db))
         }
+    }
+
+    public func sessionState(sessionID: String) async throws -> SessionState {
+        try await pool.read { db in try Self.sessionState(sessionID: sessionID, db) }
+    }
+
+    private static func sessionState(sessionID: String, _ db: Database) throws -> SessionState {
+        guard let row = try Row.fetchOne(
+            db, sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at FROM sessions WHERE id = ?", arguments: [sessionID])
+        else { return SessionState() }
+        return SessionState(
+            modelOverride: row["model_override"], contextStart: row["context_start"], summary: row["summary"], summaryThrough: row["summary_through"],
+            lastResetAt: row["last_reset_at"])
     }
 
     public func updateSessionState(sessionID: String, _ state: SessionState) async throws {
@@ -264,20 +273,22 @@ public final class SQLiteStore: GatewayStore {
 
     /// Read on every turn to build the context, so rows are decoded by column index rather than through Codable.
     public func messages(sessionID: String, afterRowID: Int64, limit: Int) async throws -> [MessageRecord] {
-        try await pool.read { db in
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, message_id, role, author, content, created_at FROM messages WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
-                arguments: [sessionID, afterRowID, limit])
-            var records: [MessageRecord] = []
-            while let row = try rows.next() {
-                var record = MessageRecord(
-                    messageID: row[1], sessionID: sessionID, role: MessageRecord.Role(rawValue: row[2]) ?? .system, author: row[3], content: row[4],
-                    createdAt: row[5])
-                record.id = row[0]
-                records.append(record)
-            }
-            return records.reversed()
+        try await pool.read { db in try Self.messages(sessionID: sessionID, afterRowID: afterRowID, limit: limit, db) }
+    }
+
+    private static func messages(sessionID: String, afterRowID: Int64, limit: Int, _ db: Database) throws -> [MessageRecord] {
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT id, message_id, role, author, content, created_at FROM messages WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
+            arguments: [sessionID, afterRowID, limit])
+        var records: [MessageRecord] = []
+        while let row = try rows.next() {
+            var record = MessageRecord(
+                messageID: row[1], sessionID: sessionID, role: MessageRecord.Role(rawValue: row[2]) ?? .system, author: row[3], content: row[4],
+                createdAt: row[5])
+            record.id = row[0]
+            records.append(record)
         }
+        return records.reversed()
     }
 
     public func counts() async throws -> StoreCounts {
