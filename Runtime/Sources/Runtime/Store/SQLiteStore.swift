@@ -8,6 +8,8 @@ import GRDB
 public final class SQLiteStore: GatewayStore {
     public let path: String
     private let pool: DatabasePool
+    /// The per-message writes (journal, end of turn) go through group commit.
+    private let batcher: WriteBatcher
 
     /// Opens (creating when missing, with mode 0600) and migrates the database.
     ///
@@ -35,6 +37,7 @@ public final class SQLiteStore: GatewayStore {
             throw StoreError.cannotOpen(path: path, reason: String(describing: error))
         }
         try Self.migrate(pool)
+        batcher = WriteBatcher(pool: pool)
     }
 
     static func migrate(_ writer: any DatabaseWriter, upTo target: String? = nil) throws {
@@ -123,7 +126,7 @@ public final class SQLiteStore: GatewayStore {
     // MARK: Message path
 
     public func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult {
-        try await pool.write { db in
+        try await batcher.write { db in
             if let external = entry.externalID,
                 let existing = try JournalRow.filter(Column("channel") == entry.channel && Column("external_id") == external).fetchOne(db)
             {
@@ -165,7 +168,7 @@ public final class SQLiteStore: GatewayStore {
     public func finishTurn(
         journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]
     ) async throws {
-        try await pool.write { db in
+        try await batcher.write { db in
             for message in transcript { try Self.insert(message, db) }
             if let last = transcript.last {
                 try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [last.createdAt, last.sessionID])
