@@ -3,17 +3,24 @@ struct LineSplitter {
     private var pending: [UInt8] = []
 
     /// The complete lines in `bytes` plus what was pending, without their terminators.
-    mutating func append(_ bytes: some Sequence<UInt8>) -> [String] {
+    mutating func append(_ bytes: some BidirectionalCollection<UInt8>) -> [String] {
         var lines: [String] = []
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
+        var start = bytes.startIndex
+        // Whole lines are decoded straight from the chunk; only a line cut by the chunk's end is copied.
+        while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            var line = bytes[start..<newline]
+            if pending.isEmpty {
+                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+                lines.append(String(decoding: line, as: UTF8.self))
+            } else {
+                pending.append(contentsOf: line)
                 if pending.last == UInt8(ascii: "\r") { pending.removeLast() }
                 lines.append(String(decoding: pending, as: UTF8.self))
                 pending.removeAll(keepingCapacity: true)
-            } else {
-                pending.append(byte)
             }
+            start = bytes.index(after: newline)
         }
+        pending.append(contentsOf: bytes[start...])
         return lines
     }
 

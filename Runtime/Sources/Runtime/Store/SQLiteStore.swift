@@ -128,7 +128,8 @@ public final class SQLiteStore: GatewayStore {
     public func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult {
         try await batcher.write { db in
             if let external = entry.externalID,
-                let existing = try JournalRow.filter(Column("channel") == entry.channel && Column("external_id") == external).fetchOne(db)
+                let existing = try JournalRow.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE channel = ? AND external_id = ?"), arguments: [entry.channel, external])
             {
                 return .duplicate(existing.record)
             }
@@ -248,9 +249,8 @@ public final class SQLiteStore: GatewayStore {
     }
 
     private static func sessionState(sessionID: String, _ db: Database) throws -> SessionState {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at FROM sessions WHERE id = ?", arguments: [sessionID])
-        else { return SessionState() }
+        let statement = try db.cachedStatement(sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at FROM sessions WHERE id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [sessionID]) else { return SessionState() }
         return SessionState(
             modelOverride: row["model_override"], contextStart: row["context_start"], summary: row["summary"], summaryThrough: row["summary_through"],
             lastResetAt: row["last_reset_at"])
@@ -280,9 +280,9 @@ public final class SQLiteStore: GatewayStore {
     }
 
     private static func messages(sessionID: String, afterRowID: Int64, limit: Int, _ db: Database) throws -> [MessageRecord] {
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT id, message_id, role, author, content, created_at FROM messages WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?",
-            arguments: [sessionID, afterRowID, limit])
+        let statement = try db.cachedStatement(
+            sql: "SELECT id, message_id, role, author, content, created_at FROM messages WHERE session_id = ? AND id > ? ORDER BY id DESC LIMIT ?")
+        let rows = try Row.fetchCursor(statement, arguments: [sessionID, afterRowID, limit])
         var records: [MessageRecord] = []
         while let row = try rows.next() {
             var record = MessageRecord(
