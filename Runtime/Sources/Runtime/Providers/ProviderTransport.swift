@@ -19,7 +19,9 @@ struct ProviderTransport: Sendable {
     /// Creates the client for one provider; ``shutdown()`` must be called before the process ends.
     static func make(timeouts: ProviderTimeouts, maxConnections: Int) -> ProviderTransport {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .init(timeouts.connect), read: .init(timeouts.idle))
+        // The watchdog enforces first-token and idle limits; the client's read timeout is only a backstop, and
+        // it also runs while the head is awaited, so it must not be shorter than the first-token limit.
+        configuration.timeout = .init(connect: .init(timeouts.connect), read: .init(max(timeouts.idle, timeouts.firstToken)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
         configuration.httpVersion = .automatic
         return ProviderTransport(client: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration), timeouts: timeouts)
@@ -136,7 +138,7 @@ struct ProviderTransport: Sendable {
         } catch let error as ProviderError {
             throw error
         } catch let error as HTTPClientError {
-            throw Self.map(error, timeouts: timeouts)
+            throw Self.map(error, timeouts: timeouts, sawChunk: clock.sawChunk)
         } catch let error as ChannelError {
             throw ProviderError.connection("\(error)")
         } catch is CancellationError {
@@ -157,10 +159,11 @@ struct ProviderTransport: Sendable {
         }
     }
 
-    static func map(_ error: HTTPClientError, timeouts: ProviderTimeouts) -> ProviderError {
+    static func map(_ error: HTTPClientError, timeouts: ProviderTimeouts, sawChunk: Bool) -> ProviderError {
         switch error {
         case .connectTimeout, .socksHandshakeTimeout, .tlsHandshakeTimeout: .timeout(phase: "connect", after: timeouts.connect)
-        case .readTimeout: .timeout(phase: "idle", after: timeouts.idle)
+        case .readTimeout where sawChunk: .timeout(phase: "idle", after: timeouts.idle)
+        case .readTimeout: .timeout(phase: "first_token", after: timeouts.firstToken)
         case .deadlineExceeded: .timeout(phase: "total", after: timeouts.total)
         case .remoteConnectionClosed: .truncated
         case .cancelled: .connection("cancelled")
@@ -197,6 +200,8 @@ final class CallClock: Sendable {
     func tick() {
         state.withLock { $0.lastChunk = .now }
     }
+
+    var sawChunk: Bool { state.withLock { $0.lastChunk != nil } }
 
     /// The next instant at which the call is overdue, the phase that would be overdue, and its limit.
     func deadline(_ timeouts: ProviderTimeouts) -> (ContinuousClock.Instant, String, Duration) {
