@@ -39,10 +39,10 @@ import Testing
 
     @Test func oneSessionRunsInOrderOneAtATimeWhileSessionsRunInParallel() async throws {
         let recorder = Recorder()
-        let lanes = SessionLanes(limit: 8) { await recorder.work($0) }
+        let lanes = SessionLanes(limit: 8)
         for index in 1...4 {
-            await lanes.enqueue(Self.entry("a\(index)", session: "A"))
-            await lanes.enqueue(Self.entry("b\(index)", session: "B"))
+            await lanes.enqueue(Self.entry("a\(index)", session: "A"), work: recorder.work)
+            await lanes.enqueue(Self.entry("b\(index)", session: "B"), work: recorder.work)
         }
         #expect(try await recorder.holdUntilRunning(2) == 2, "a1 and b1 run side by side, a2 waits for a1")
         await lanes.waitUntilIdle()
@@ -54,8 +54,8 @@ import Testing
 
     @Test func concurrencyIsBoundedAcrossSessions() async throws {
         let recorder = Recorder()
-        let lanes = SessionLanes(limit: 3) { await recorder.work($0) }
-        for index in 0..<12 { await lanes.enqueue(Self.entry("m\(index)", session: "s\(index)")) }
+        let lanes = SessionLanes(limit: 3)
+        for index in 0..<12 { await lanes.enqueue(Self.entry("m\(index)", session: "s\(index)"), work: recorder.work) }
         #expect(try await recorder.holdUntilRunning(3) == 3)
         await lanes.waitUntilIdle()
         #expect(recorder.peak.load(ordering: .relaxed) == 3)
@@ -64,10 +64,10 @@ import Testing
 
     @Test func anEntryQueuedTwiceRunsOnce() async throws {
         let recorder = Recorder()
-        let lanes = SessionLanes(limit: 2) { await recorder.work($0) }
+        let lanes = SessionLanes(limit: 2)
         let entry = Self.entry("x", session: "S")
-        await lanes.enqueue(entry)
-        await lanes.enqueue(entry)  // while the first is queued or running, as a resume racing a live turn would
+        await lanes.enqueue(entry, work: recorder.work)
+        await lanes.enqueue(entry, work: recorder.work)  // while the first is queued or running, as a resume racing a live turn would
         #expect(try await recorder.holdUntilRunning(1) == 1)
         await lanes.waitUntilIdle()
         #expect(recorder.events.withLock { $0 } == ["start x", "end x"])
@@ -75,12 +75,13 @@ import Testing
 
     @Test func cancellingTheRunningTurnLeavesTheRestOfTheLane() async throws {
         let started = Atomic(0)
-        let lanes = SessionLanes(limit: 2) { entry in
+        let lanes = SessionLanes(limit: 2)
+        let work: SessionLanes.Work = { entry in
             started.add(1, ordering: .relaxed)
             if entry.id == "slow" { try? await Task.sleep(for: .seconds(30)) }
         }
-        await lanes.enqueue(Self.entry("slow", session: "S"))
-        await lanes.enqueue(Self.entry("next", session: "S"))
+        await lanes.enqueue(Self.entry("slow", session: "S"), work: work)
+        await lanes.enqueue(Self.entry("next", session: "S"), work: work)
         while started.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(await lanes.cancelRunning(session: "S"))
         await lanes.waitUntilIdle()

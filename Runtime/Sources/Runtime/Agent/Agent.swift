@@ -55,15 +55,12 @@ public final class Agent: Sendable {
         let (initialState, history) = try await store.turnContext(sessionID: entry.sessionID, limit: Self.historyLimit)
         var state = initialState
         if let command = ChatCommand.parse(entry.text) {
-            let text = try await perform(command, entry: entry, state: &state)
-            return reply(text, for: entry, author: Self.author)
+            return Self.gatewayReply(try await perform(command, entry: entry, state: &state), for: entry)
         }
         let config = configuration()
         let override = state.modelOverride.flatMap(ModelRef.init)
-        let firstModel = override ?? router.models.first
-        let window = firstModel.flatMap { router.contextWindow(for: $0) } ?? 32_768
-        let budget = max(256, window - config.agent.maxOutputTokens)
-        let system = Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
+        let budget = contextBudget(override: override, config: config)
+        let system = systemPrompt(config)
 
         var plan = contextPlan(history: history, state: state, system: system, budget: budget, config: config)
         var usage: [UsageRecord] = []
@@ -96,10 +93,7 @@ public final class Agent: Sendable {
     ) async throws -> Outcome {
         let config = configuration()
         var conversation = messages
-        if model == nil {
-            let system = Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
-            conversation.insert(.system(system), at: 0)
-        }
+        if model == nil { conversation.insert(.system(systemPrompt(config)), at: 0) }
         let entry = JournalEntry(id: requestID, channel: "api", sessionKey: "api", sessionID: "", peer: "api", sender: "api", text: "", replyTarget: "")
         do {
             return try await toolLoop(
@@ -218,6 +212,16 @@ public final class Agent: Sendable {
             keepRecent: config.agent.keepRecentMessages)
     }
 
+    /// Tokens the prompt may use: the context window of the session's first model minus the answer's share.
+    private func contextBudget(override: ModelRef?, config: GatewayConfig) -> Int {
+        let window = (override ?? router.models.first).flatMap { router.contextWindow(for: $0) } ?? 32_768
+        return max(256, window - config.agent.maxOutputTokens)
+    }
+
+    private func systemPrompt(_ config: GatewayConfig) -> String {
+        Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
+    }
+
     /// The persona file's text, re-read only when its modification date changes (checked per turn, so an
     /// edit applies to the next message without a reload).
     private func persona(_ config: GatewayConfig) -> String? {
@@ -238,17 +242,14 @@ public final class Agent: Sendable {
         case .new, .reset:
             // From this command on: messages queued behind it belong to the fresh conversation.
             if let row = try await store.rowID(messageID: entry.id) {
-                state.contextStart = row
+                state.startFresh(after: row)
             } else {
-                state.contextStart = try await store.lastMessageRowID(sessionID: entry.sessionID)
+                state.startFresh(after: try await store.lastMessageRowID(sessionID: entry.sessionID))
             }
-            state.summary = nil
-            state.summaryThrough = 0
-            state.lastResetAt = Date()
             try await store.updateSessionState(sessionID: entry.sessionID, state)
             return "Started a fresh conversation. (The earlier transcript is kept but no longer sent to the model.)"
         case .stop:
-            return "Nothing was running, so there was nothing to stop."
+            return Self.nothingToStop
         case .help:
             return ChatCommand.helpText
         case .model(nil):
@@ -272,10 +273,8 @@ public final class Agent: Sendable {
             let config = configuration()
             let override = state.modelOverride.flatMap(ModelRef.init)
             let model = (override ?? router.models.first)?.description ?? "none configured"
-            let window = (override ?? router.models.first).flatMap { router.contextWindow(for: $0) } ?? 32_768
-            let budget = max(256, window - config.agent.maxOutputTokens)
-            let plan = try await contextPlan(
-                entry: entry, state: state, system: Persona.systemPrompt(personaText: persona(config), tools: tools.definitions), budget: budget, config: config)
+            let budget = contextBudget(override: override, config: config)
+            let plan = try await contextPlan(entry: entry, state: state, system: systemPrompt(config), budget: budget, config: config)
             let providers = router.health().map { "\($0.name) (\($0.kind)): breaker \($0.breaker), \($0.calls) calls, \($0.failures) failed" }
             return """
                 Session \(entry.sessionKey)
@@ -288,7 +287,10 @@ public final class Agent: Sendable {
 
     // MARK: - Outcomes
 
-    private func reply(_ text: String, for entry: JournalEntry, author: String) -> Outcome {
+    static let nothingToStop = "Nothing was running, so there was nothing to stop."
+
+    /// A reply written by the gateway itself (chat commands), not by a model.
+    static func gatewayReply(_ text: String, for entry: JournalEntry) -> Outcome {
         let record = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: author, content: text)
         return Outcome(kind: .message, text: text, code: nil, transcript: [record], usage: [], providerTime: .zero, model: nil)
     }

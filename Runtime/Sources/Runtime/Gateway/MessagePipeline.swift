@@ -45,7 +45,7 @@ public final class MessagePipeline: Sendable {
     private let sessionIDs = Mutex<[String: String]>([:])
     private let stopRequests = Mutex<Set<String>>([])
     private let streamers = Mutex<[String: any StreamingChannel]>([:])
-    private let lanesBox = Mutex<SessionLanes?>(nil)
+    private let lanes: SessionLanes
 
     init(store: any GatewayStore, agent: Agent, traces: TraceRecorder, stats: GatewayStats, logger: Logger, configuration: @escaping @Sendable () -> GatewayConfig) {
         self.store = store
@@ -55,13 +55,8 @@ public final class MessagePipeline: Sendable {
         self.logger = logger
         self.configuration = configuration
         self.outbox = OutboxDispatcher(store: store, traces: traces, logger: logger, configuration: { configuration().outbox })
-        let lanes = SessionLanes(limit: configuration().sessions.maxConcurrency) { [weak self] entry in
-            await self?.runTurn(entry)
-        }
-        lanesBox.withLock { $0 = lanes }
+        self.lanes = SessionLanes(limit: configuration().sessions.maxConcurrency)
     }
-
-    private var lanes: SessionLanes { lanesBox.withLock { $0! } }
 
     public func register(_ channel: any ChannelSender) {
         outbox.register(channel)
@@ -77,7 +72,7 @@ public final class MessagePipeline: Sendable {
         let key = SessionKey.make(inbound.origin, scope: config.sessions.dmScope)
         let sessionID = try await session(key: key, origin: inbound.origin)
         if config.sessions.reset.idle > .zero || config.sessions.reset.dailyHour >= 0 {
-            try await applyResetPolicy(sessionID: sessionID, key: key, origin: inbound.origin, policy: config.sessions.reset)
+            try await applyResetPolicy(sessionID: sessionID, key: key, policy: config.sessions.reset)
         }
         let id = UUID().uuidString.lowercased()
         let now = Date()
@@ -96,8 +91,7 @@ public final class MessagePipeline: Sendable {
         if ChatCommand.parse(inbound.text) == .stop {
             await stop(entry)
         } else {
-            stats.turnQueued()
-            await lanes.enqueue(entry)
+            await lanes.enqueue(entry, work: runTurn)
         }
         return .accepted(messageID: id, sessionID: sessionID)
     }
@@ -110,15 +104,11 @@ public final class MessagePipeline: Sendable {
         return record.id
     }
 
-    private func applyResetPolicy(sessionID: String, key: String, origin: MessageOrigin, policy: ResetPolicy) async throws {
-        let record = try await store.session(key: key, channel: origin.channel, peer: origin.peer)
+    private func applyResetPolicy(sessionID: String, key: String, policy: ResetPolicy) async throws {
         var state = try await store.sessionState(sessionID: sessionID)
         let lastRow = try await store.lastMessageRowID(sessionID: sessionID)
-        guard lastRow > state.contextStart, policy.shouldReset(lastActivity: record.updatedAt, lastReset: state.lastResetAt, now: Date()) else { return }
-        state.contextStart = lastRow
-        state.summary = nil
-        state.summaryThrough = 0
-        state.lastResetAt = Date()
+        guard lastRow > state.contextStart, policy.shouldReset(lastActivity: state.lastActivity, lastReset: state.lastResetAt, now: Date()) else { return }
+        state.startFresh(after: lastRow)
         try await store.updateSessionState(sessionID: sessionID, state)
         logger.info("session reset by policy", metadata: ["session_key": "\(key)"])
     }
@@ -128,9 +118,7 @@ public final class MessagePipeline: Sendable {
         stopRequests.withLock { _ = $0.insert(entry.sessionID) }
         let cancelled = await lanes.cancelRunning(session: entry.sessionID)
         if !cancelled { stopRequests.withLock { _ = $0.remove(entry.sessionID) } }
-        let text = cancelled ? "Stopped." : "Nothing was running, so there was nothing to stop."
-        let reply = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: Agent.author, content: text)
-        await finish(entry, outcome: Agent.Outcome(kind: .message, text: text, code: nil, transcript: [reply], usage: [], providerTime: .zero, model: nil))
+        await finish(entry, outcome: Agent.gatewayReply(cancelled ? "Stopped." : Agent.nothingToStop, for: entry))
     }
 
     /// Resumes every unfinished journal entry, oldest first (after a crash or restart).
@@ -141,8 +129,7 @@ public final class MessagePipeline: Sendable {
             logger.notice("resuming unfinished messages", metadata: ["count": "\(pending.count)"])
             for entry in pending {
                 traces.record(entry.id, "resumed")
-                stats.turnQueued()
-                await lanes.enqueue(entry)
+                await lanes.enqueue(entry, work: runTurn)
             }
         } catch {
             logger.error("cannot read the ingress journal; unfinished messages stay pending", metadata: ["error": "\(error)"])
@@ -150,7 +137,7 @@ public final class MessagePipeline: Sendable {
     }
 
     func runTurn(_ entry: JournalEntry) async {
-        stats.turnStarted(sessionID: entry.sessionID)
+        stats.sessionActive(entry.sessionID)
         traces.record(entry.id, "routed", durationMs: Date().timeIntervalSince(entry.receivedAt) * 1000, ["session_id": .string(entry.sessionID)])
         let streamer = streamers.withLock { $0[entry.channel] }
         do {

@@ -29,8 +29,6 @@ public final class GatewayStats: Sendable {
         var samples: [Sample] = []
         var total = 0
         var failed = 0
-        var active = 0
-        var queued = 0
         var sessions: [String: ContinuousClock.Instant] = [:]
     }
 
@@ -41,20 +39,14 @@ public final class GatewayStats: Sendable {
         self.window = window
     }
 
-    func turnQueued() { state.withLock { $0.queued += 1 } }
-
-    func turnStarted(sessionID: String) {
-        state.withLock { state in
-            state.queued = max(0, state.queued - 1)
-            state.active += 1
-            state.sessions[sessionID] = .now
-        }
+    /// A turn of this session starts: it counts as active for the window.
+    func sessionActive(_ sessionID: String) {
+        state.withLock { $0.sessions[sessionID] = .now }
     }
 
     func turnFinished(totalMs: Double, providerMs: Double, failed: Bool) {
         let now = ContinuousClock.now
         state.withLock { state in
-            state.active -= 1
             state.total += 1
             if failed { state.failed += 1 }
             state.samples.append(Sample(at: now, totalMs: totalMs, overheadMs: max(0, totalMs - providerMs)))
@@ -64,7 +56,9 @@ public final class GatewayStats: Sendable {
         }
     }
 
-    public func snapshot(providers: [ModelRouter.ProviderHealth]) -> Snapshot {
+    /// - Parameters:
+    ///   - running: turns running now and `queued` messages waiting in lanes, as the lanes count them.
+    public func snapshot(providers: [ModelRouter.ProviderHealth], running: Int, queued: Int) -> Snapshot {
         let now = ContinuousClock.now
         return state.withLock { state in
             let recent = state.samples.filter { now - $0.at <= window }
@@ -76,7 +70,7 @@ public final class GatewayStats: Sendable {
                 totalMessages: state.total, failedTurns: state.failed,
                 latencyP50Ms: Self.percentile(totals, 50), latencyP90Ms: Self.percentile(totals, 90), latencyP99Ms: Self.percentile(totals, 99),
                 overheadP50Ms: Self.percentile(overheads, 50), overheadP99Ms: Self.percentile(overheads, 99),
-                activeTurns: state.active, queuedMessages: state.queued, activeSessions: state.sessions.count, providers: providers)
+                activeTurns: running, queuedMessages: queued, activeSessions: state.sessions.count, providers: providers)
         }
     }
 

@@ -48,10 +48,7 @@ extension GatewayRouter {
 
         admin.get("stats") { request, context in
             let (running, queued) = await state.pipeline.laneCounts
-            var snapshot = state.stats.snapshot(providers: state.router.health())
-            snapshot.activeTurns = running
-            snapshot.queuedMessages = queued
-            return encoded(snapshot)
+            return encoded(state.stats.snapshot(providers: state.router.health(), running: running, queued: queued))
         }
 
         admin.get("audit") { request, context in

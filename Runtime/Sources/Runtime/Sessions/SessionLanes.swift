@@ -6,24 +6,28 @@
 actor SessionLanes {
     typealias Work = @Sendable (JournalEntry) async -> Void
 
-    private var queues: [String: [JournalEntry]] = [:]
+    private struct Item {
+        var entry: JournalEntry
+        var work: Work
+    }
+
+    private var queues: [String: [Item]] = [:]
     private var ready: [String] = []
     private var readySet: Set<String> = []
     private var busy: [String: Task<Void, Never>] = [:]
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var queuedIDs: Set<String> = []
     private let limit: Int
-    private let work: Work
 
-    init(limit: Int, work: @escaping Work) {
+    init(limit: Int) {
         self.limit = max(1, limit)
-        self.work = work
     }
 
-    /// Queues `entry` on its session's lane; an entry already queued or running (a resumed one) is ignored.
-    func enqueue(_ entry: JournalEntry) {
+    /// Queues `work` for `entry` on its session's lane; an entry already queued or running (a resumed one)
+    /// is ignored.
+    func enqueue(_ entry: JournalEntry, work: @escaping Work) {
         guard queuedIDs.insert(entry.id).inserted else { return }
-        queues[entry.sessionID, default: []].append(entry)
+        queues[entry.sessionID, default: []].append(Item(entry: entry, work: work))
         markReady(entry.sessionID)
         pump()
     }
@@ -58,12 +62,11 @@ actor SessionLanes {
             let session = ready.removeFirst()
             readySet.remove(session)
             guard var queue = queues[session], !queue.isEmpty else { continue }
-            let entry = queue.removeFirst()
+            let item = queue.removeFirst()
             queues[session] = queue.isEmpty ? nil : queue
-            let work = self.work
             busy[session] = Task {
-                await work(entry)
-                self.finished(session: session, entryID: entry.id)
+                await item.work(item.entry)
+                self.finished(session: session, entryID: item.entry.id)
             }
         }
     }

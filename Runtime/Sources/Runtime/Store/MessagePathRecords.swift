@@ -172,19 +172,34 @@ public struct UsageRecord: Sendable, Codable, Equatable {
 public struct SessionState: Sendable, Equatable {
     /// `/model` override, nil for the configured models.
     public var modelOverride: String?
-    /// Transcript rows before this one are not part of the context (`/new`, `/reset`, reset policies).
+    /// Transcript rows up to and including this one are not part of the context (`/new`, `/reset`, reset policies).
     public var contextStart: Int64
     /// Summary of the transcript up to and including `summaryThrough`, used instead of those rows.
     public var summary: String?
     public var summaryThrough: Int64
     public var lastResetAt: Date?
+    /// When the session's newest message was stored (read from the session; not written by
+    /// ``GatewayStore/updateSessionState(sessionID:_:)``).
+    public var lastActivity: Date?
 
-    public init(modelOverride: String? = nil, contextStart: Int64 = 0, summary: String? = nil, summaryThrough: Int64 = 0, lastResetAt: Date? = nil) {
+    public init(
+        modelOverride: String? = nil, contextStart: Int64 = 0, summary: String? = nil, summaryThrough: Int64 = 0, lastResetAt: Date? = nil,
+        lastActivity: Date? = nil
+    ) {
         self.modelOverride = modelOverride
         self.contextStart = contextStart
         self.summary = summary
         self.summaryThrough = summaryThrough
         self.lastResetAt = lastResetAt
+        self.lastActivity = lastActivity
+    }
+
+    /// Starts a fresh context after transcript row `row`: earlier turns and their summary are no longer sent.
+    public mutating func startFresh(after row: Int64, at date: Date = Date()) {
+        contextStart = row
+        summary = nil
+        summaryThrough = 0
+        lastResetAt = date
     }
 }
 

@@ -249,11 +249,12 @@ public final class SQLiteStore: GatewayStore {
     }
 
     private static func sessionState(sessionID: String, _ db: Database) throws -> SessionState {
-        let statement = try db.cachedStatement(sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at FROM sessions WHERE id = ?")
+        let statement = try db.cachedStatement(
+            sql: "SELECT model_override, context_start, summary, summary_through, last_reset_at, updated_at FROM sessions WHERE id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [sessionID]) else { return SessionState() }
         return SessionState(
             modelOverride: row["model_override"], contextStart: row["context_start"], summary: row["summary"], summaryThrough: row["summary_through"],
-            lastResetAt: row["last_reset_at"])
+            lastResetAt: row["last_reset_at"], lastActivity: row["updated_at"])
     }
 
     public func updateSessionState(sessionID: String, _ state: SessionState) async throws {
