@@ -196,8 +196,18 @@ import Testing
     }
 
     @Test func noModelsIsNotConfigured() async throws {
-        try await Self.withRouter(models: []) { router, _ in
-            await #expect(throws: ProviderError.self) { _ = try await Self.ask(router) }
+        try await Self.withRouter(models: []) { router, fake in
+            do {
+                _ = try await Self.ask(router)
+                Issue.record("expected notConfigured")
+            } catch let error as ProviderError {
+                guard case .notConfigured(let reason) = error else {
+                    Issue.record("expected notConfigured, got \(error)")
+                    return
+                }
+                #expect(reason.contains("agent.models"))
+            }
+            #expect(fake.requestCount == 0)
         }
     }
 }

@@ -116,8 +116,15 @@ import Testing
     func wrongKeyIsAnAuthenticationError(kind: ProviderSettings.Kind) async throws {
         let fake = FakeProvider(configuration: .init(apiKey: "right"))
         try await Self.withProvider(kind, fake: fake, apiKey: "wrong") { provider, _ in
-            await #expect(throws: ProviderError.self) {
+            do {
                 _ = try await provider.complete(ModelRequest(model: "m", messages: [.user("hi")])) { _ in }
+                Issue.record("expected an authentication error")
+            } catch let error as ProviderError {
+                guard case .http(status: 401, _, _, _) = error else {
+                    Issue.record("expected HTTP 401, got \(error)")
+                    return
+                }
+                #expect(!error.isRetryable)
             }
         }
     }
@@ -131,7 +138,7 @@ import Testing
                 _ = try await provider.complete(ModelRequest(model: "m", messages: [.user("hello world again")])) { _ in }
                 Issue.record("expected truncation")
             } catch let error as ProviderError {
-                #expect(error == .truncated || error.isRetryable, "got \(error)")
+                #expect(error == .truncated, "got \(error)")
             }
         }
     }

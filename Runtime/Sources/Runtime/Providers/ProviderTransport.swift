@@ -139,6 +139,9 @@ struct ProviderTransport: Sendable {
             throw error
         } catch let error as HTTPClientError {
             throw Self.map(error, timeouts: timeouts, sawChunk: clock.sawChunk)
+        } catch let error as HTTPParserError where error == .invalidEOFState {
+            // The connection closed in the middle of a chunked body: the answer was cut off.
+            throw ProviderError.truncated
         } catch let error as ChannelError {
             throw ProviderError.connection("\(error)")
         } catch is CancellationError {
