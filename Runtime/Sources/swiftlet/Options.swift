@@ -88,6 +88,11 @@ struct ClientOptions: ParsableArguments {
     }
 }
 
+/// `text` left-aligned in a column of `width` characters, with at least one space after it.
+func padded(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
 }

@@ -50,9 +50,9 @@ enum TopScreen {
         for provider in body["providers"] as? [[String: Any]] ?? [] {
             let latency = (provider["lastLatencyMs"] as? Double).map { String(format: "%.0f ms", $0) } ?? "-"
             lines.append(
-                TraceTimeline.pad(provider["name"] as? String ?? "", 16) + TraceTimeline.pad(provider["kind"] as? String ?? "", 11)
-                    + TraceTimeline.pad(provider["breaker"] as? String ?? "", 12) + TraceTimeline.pad("\(provider["calls"] ?? 0)", 8)
-                    + TraceTimeline.pad("\(provider["failures"] ?? 0)", 8) + TraceTimeline.pad(latency, 14) + String((provider["lastError"] as? String ?? "").prefix(60)))
+                padded(provider["name"] as? String ?? "", 16) + padded(provider["kind"] as? String ?? "", 11)
+                    + padded(provider["breaker"] as? String ?? "", 12) + padded("\(provider["calls"] ?? 0)", 8)
+                    + padded("\(provider["failures"] ?? 0)", 8) + padded(latency, 14) + String((provider["lastError"] as? String ?? "").prefix(60)))
         }
         return lines.joined(separator: "\n") + "\n"
     }

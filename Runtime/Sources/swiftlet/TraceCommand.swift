@@ -40,7 +40,7 @@ enum TraceTimeline {
             "message \(message["id"] ?? "?")  channel \(message["channel"] ?? "?")  session \(message["session_key"] ?? "?")  status \(message["status"] ?? "?")",
             "text: \(String((message["text"] as? String ?? "").prefix(120)))",
             "",
-            pad("offset", 10) + pad("hop", 18) + pad("took", 10) + "details",
+            padded("offset", 10) + padded("hop", 18) + padded("took", 10) + "details",
         ]
         for event in events {
             let at = (event["at"] as? String).flatMap(parser.date(from:))
@@ -48,17 +48,13 @@ enum TraceTimeline {
             let took = (event["duration_ms"] as? Double).map { String(format: "%.1fms", $0) } ?? ""
             var detail = event["detail"] as? String ?? ""
             if detail == "{}" { detail = "" }
-            lines.append(pad(offset, 10) + pad(event["hop"] as? String ?? "", 18) + pad(took, 10) + detail)
+            lines.append(padded(offset, 10) + padded(event["hop"] as? String ?? "", 18) + padded(took, 10) + detail)
         }
         if let reply = body["reply"] as? [String: Any] {
             lines.append("")
             lines.append("reply \(reply["status"] ?? "?") after \(reply["attempts"] ?? 0) attempt(s): \(String((reply["body"] as? String ?? "").prefix(160)))")
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
 }
 

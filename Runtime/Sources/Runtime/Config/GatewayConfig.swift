@@ -141,6 +141,14 @@ public struct GatewayConfig: Sendable {
         openAIAPI = v.bool("api.openai.enabled")
     }
 
+    /// The values of every secret key that is set, for the log redactor.
+    public var secretValues: [String] {
+        resolved.concreteKeys.filter(\.isSecret).compactMap { key in
+            if case .string(let secret) = resolved[key.path].value, !secret.isEmpty { return secret }
+            return nil
+        }
+    }
+
     /// Rules that span keys: every model ref names a configured provider.
     public static func crossKeyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
         let providers = Set(resolved.entryNames("providers"))

@@ -56,9 +56,7 @@ public final class Gateway: Sendable {
             throw .workspace("\(error)")
         }
         logSink.redactor.register(signingKey)
-        for key in config.resolved.concreteKeys where key.isSecret {
-            if case .string(let secret) = config.resolved[key.path].value { logSink.redactor.register(secret) }
-        }
+        for secret in config.secretValues { logSink.redactor.register(secret) }
         let authenticator = ControlAuthenticator(store: store, signer: await ControlTokenSigner(signingKey: signingKey))
         let token: String?
         do {
@@ -128,6 +126,9 @@ extension String {
     func trimmingSuffix(_ suffix: String) -> Substring {
         hasSuffix(suffix) ? dropLast(suffix.count) : Substring(self)
     }
+
+    /// `replacement` for an empty string, as in "providers: none".
+    func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
 }
 
 /// Why a gateway could not start or stopped with an error; each case names the fix.

@@ -46,7 +46,7 @@ public final class GatewayState: Sendable {
         let liveConfig = self.liveConfig
         let configuration: @Sendable () -> GatewayConfig = { liveConfig.current }
         router = ModelRouter(maxConnections: max(64, config.sessions.maxConcurrency))
-        router.configure(providers: config.providers, models: config.agent.models, policy: config.route)
+        router.apply(config)
         tools = ToolRegistry([CurrentTimeTool()])
         traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
         stats = GatewayStats()
@@ -99,10 +99,8 @@ public final class GatewayState: Sendable {
             }
             let changed = new.changedKeys(from: old)
             liveConfig.replace(with: new)
-            for key in new.resolved.concreteKeys where key.isSecret {
-                if case .string(let secret) = new.resolved[key.path].value { logSink.redactor.register(secret) }
-            }
-            router.configure(providers: new.providers, models: new.agent.models, policy: new.route)
+            for secret in new.secretValues { logSink.redactor.register(secret) }
+            router.apply(new)
             try? logSink.update(LogSink.settings(for: new, workspace: workspace))
             reloadCounter.add(1, ordering: .relaxed)
             result = .applied(changed: changed.filter { !$0.requiresRestart }.map(\.path), restartRequired: changed.filter(\.requiresRestart).map(\.path))
@@ -143,5 +141,12 @@ final class LiveConfig: Sendable {
 
     func replace(with config: GatewayConfig) {
         value.withLock { $0 = config }
+    }
+}
+
+extension ModelRouter {
+    /// Configures providers, models and failover policy from one configuration.
+    func apply(_ config: GatewayConfig) {
+        configure(providers: config.providers, models: config.agent.models, policy: config.route)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import Synchronization
 
@@ -72,72 +71,39 @@ enum OpenAIWire {
         }
     }
 
-    struct ErrorBody: Decodable {
-        struct Detail: Decodable {
-            var message: String?
-            var type: String?
-            var code: JSONValue?
-        }
-        var error: Detail?
+    /// `{"error": {"message", "type", "code"}}`, the shape of error bodies and of errors inside a stream.
+    static func errorDetail(_ error: JSONValue) -> (code: String?, message: String?) {
+        (error["code"]?.stringValue ?? error["type"]?.stringValue, error["message"]?.stringValue)
     }
 
     static func error(status: Int, body: String, retryAfter: Duration?) -> ProviderError {
-        let detail = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)))?.error
-        let code = detail?.code?.stringValue ?? detail?.type ?? ""
+        let detail = (try? JSONValue(parsing: body))?["error"].map(errorDetail)
         let message = detail?.message ?? (body.isEmpty ? "no details" : String(body.prefix(300)))
-        return .http(status: status, type: code, message: message, retryAfter: retryAfter)
+        return .http(status: status, type: detail?.code ?? "", message: message, retryAfter: retryAfter)
     }
 
-    struct Function: Decodable {
-        var name: String?
-        var arguments: String?
-    }
-
-    struct ToolCallDelta: Decodable {
-        var index: Int?
-        var id: String?
-        var function: Function?
-    }
-
-    struct Message: Decodable {
-        var content: String?
-        var tool_calls: [ToolCallDelta]?
-    }
-
-    struct Usage: Decodable {
-        var prompt_tokens: Int?
-        var completion_tokens: Int?
-    }
-
-    struct Choice: Decodable {
-        var message: Message?
-        var delta: Message?
-        var finish_reason: String?
-    }
-
-    struct Completion: Decodable {
-        var choices: [Choice]?
-        var usage: Usage?
-        var error: ErrorBody.Detail?
+    static func usage(_ value: JSONValue?) -> TokenUsage {
+        TokenUsage(input: value?["prompt_tokens"]?.intValue ?? 0, output: value?["completion_tokens"]?.intValue ?? 0)
     }
 
     static func decodeReply(_ buffer: ByteBuffer) throws -> ModelReply {
-        let completion: Completion
-        do {
-            completion = try JSONDecoder().decode(Completion.self, from: Data(buffer.readableBytesView))
-        } catch {
+        guard let completion = try? JSONValue(parsing: Array(buffer.readableBytesView)), case .object = completion else {
             throw ProviderError.malformed("not a chat completion: \(String(buffer: buffer).prefix(200))")
         }
-        guard let choice = completion.choices?.first, let message = choice.message else {
+        guard case .array(let choices)? = completion["choices"], let choice = choices.first, let message = choice["message"] else {
             throw ProviderError.malformed("a chat completion without choices")
         }
-        let calls = (message.tool_calls ?? []).enumerated().map { index, call in
-            ToolCall(id: call.id ?? "call_\(index)", name: call.function?.name ?? "", arguments: call.function?.arguments ?? "{}")
+        var calls: [ToolCall] = []
+        if case .array(let list)? = message["tool_calls"] {
+            calls = list.enumerated().map { index, call in
+                ToolCall(
+                    id: call["id"]?.stringValue ?? "call_\(index)", name: call["function"]?["name"]?.stringValue ?? "",
+                    arguments: call["function"]?["arguments"]?.stringValue ?? "{}")
+            }
         }
         return ModelReply(
-            text: message.content ?? "", toolCalls: calls,
-            usage: TokenUsage(input: completion.usage?.prompt_tokens ?? 0, output: completion.usage?.completion_tokens ?? 0),
-            finishReason: normalise(choice.finish_reason ?? "stop"))
+            text: message["content"]?.stringValue ?? "", toolCalls: calls, usage: usage(completion["usage"]),
+            finishReason: normalise(choice["finish_reason"]?.stringValue ?? "stop"))
     }
 
     static func normalise(_ reason: String) -> String {
@@ -160,12 +126,10 @@ enum OpenAIWire {
                 throw ProviderError.malformed("stream chunk is not JSON: \(data.prefix(200))")
             }
             if let error = chunk["error"] {
-                let code = error["code"]?.stringValue ?? error["type"]?.stringValue ?? "stream_error"
-                throw ProviderError.http(status: 500, type: code, message: error["message"]?.stringValue ?? "error in stream", retryAfter: nil)
+                let detail = OpenAIWire.errorDetail(error)
+                throw ProviderError.http(status: 500, type: detail.code ?? "stream_error", message: detail.message ?? "error in stream", retryAfter: nil)
             }
-            if let reported = chunk["usage"], case .object = reported {
-                usage = TokenUsage(input: reported["prompt_tokens"]?.intValue ?? 0, output: reported["completion_tokens"]?.intValue ?? 0)
-            }
+            if let reported = chunk["usage"], case .object = reported { usage = OpenAIWire.usage(reported) }
             guard case .array(let choices)? = chunk["choices"], let choice = choices.first else { return nil }
             if let reason = choice["finish_reason"]?.stringValue { finishReason = OpenAIWire.normalise(reason) }
             let delta = choice["delta"]

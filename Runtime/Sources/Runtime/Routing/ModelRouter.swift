@@ -113,7 +113,7 @@ public final class ModelRouter: Sendable {
                 return ProviderHealth(
                     name: name, kind: state.providers[name]?.settings.kind.rawValue ?? "", breaker: state.breakers[name]?.label ?? "closed",
                     calls: stats.calls, failures: stats.failures, lastError: stats.lastError,
-                    lastLatencyMs: stats.lastLatency.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 })
+                    lastLatencyMs: stats.lastLatency?.milliseconds)
             }
         }
     }
@@ -214,8 +214,4 @@ public final class ModelRouter: Sendable {
         }
         for transport in transports { await transport.shutdown() }
     }
-}
-
-extension String {
-    func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
 }

@@ -34,9 +34,28 @@ enum JSONBody {
     }
 
     static func response(_ object: Any, status: HTTPResponse.Status = .ok) -> Response {
+        response(bytes: encode(object), status: status)
+    }
+
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        response(bytes: Data(value.jsonText.utf8), status: status)
+    }
+
+    /// Encodable values with sorted keys and ISO 8601 dates to the millisecond (a trace timeline needs them).
+    static func response(encoding value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+        }
+        encoder.outputFormatting = .sortedKeys
+        return response(bytes: (try? encoder.encode(value)) ?? Data("{}".utf8), status: status)
+    }
+
+    private static func response(bytes: Data, status: HTTPResponse.Status) -> Response {
         Response(
             status: status,
             headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: encode(object))))
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

@@ -43,12 +43,12 @@ extension GatewayRouter {
             }
             let events = try await state.store.traceEvents(messageID: id)
             let reply = try await state.store.outboxEntry(id: "\(id):reply")
-            return encoded(TraceReport(message: entry, events: events, reply: reply))
+            return JSONBody.response(encoding: TraceReport(message: entry, events: events, reply: reply))
         }
 
         admin.get("stats") { request, context in
             let (running, queued) = await state.pipeline.laneCounts
-            return encoded(state.stats.snapshot(providers: state.router.health(), running: running, queued: queued))
+            return JSONBody.response(encoding: state.stats.snapshot(providers: state.router.health(), running: running, queued: queued))
         }
 
         admin.get("audit") { request, context in
@@ -57,25 +57,8 @@ extension GatewayRouter {
             guard (1...1000).contains(limit) else { throw APIError(.badRequest, code: "invalid_limit", message: "limit must be between 1 and 1000") }
             await state.auditAdmin("admin.audit.read", request: request, context: context)
             let events = try await state.store.auditEvents(type: type, limit: limit)
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = .sortedKeys
-            let data = try encoder.encode(["events": events])
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return JSONBody.response(encoding: ["events": events])
         }
-    }
-
-    /// JSON with ISO 8601 dates and sorted keys.
-    static func encoded(_ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        // Milliseconds matter in a trace timeline.
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
-        }
-        encoder.outputFormatting = .sortedKeys
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     static func statusBody(_ state: GatewayState) async throws -> [String: Any] {

@@ -16,7 +16,7 @@ extension GatewayRouter {
             try OpenAIAPI.requireEnabled(state)
             let created = Int(state.startedAt.timeIntervalSince1970)
             let ids = [state.config.agent.name] + state.router.models.map(\.description)
-            return OpenAIAPI.json(.object(["object": .string("list"), "data": .array(ids.map { OpenAIAPI.model($0, created: created) })]))
+            return JSONBody.response(.object(["object": .string("list"), "data": .array(ids.map { OpenAIAPI.model($0, created: created) })]))
         }
 
         api.post("chat/completions") { request, context in
@@ -34,7 +34,7 @@ extension GatewayRouter {
                 if outcome.kind == .error {
                     throw APIError(.badGateway, code: outcome.code ?? "provider_failed", message: outcome.text)
                 }
-                return OpenAIAPI.json(OpenAIAPI.completion(id: id, created: created, model: modelName, outcome: outcome))
+                return JSONBody.response(OpenAIAPI.completion(id: id, created: created, model: modelName, outcome: outcome))
             }
             let (chunks, sink) = AsyncStream<JSONValue>.makeStream()
             let agent = state.agent
@@ -219,10 +219,6 @@ enum OpenAIAPI {
 
     static func sse(_ value: JSONValue) -> ByteBuffer {
         ByteBuffer(string: "data: \(value.jsonText)\n\n")
-    }
-
-    static func json(_ value: JSONValue) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonText)))
     }
 }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Commands a user types into any chat. Parsing is pure; the agent carries them out.
 public enum ChatCommand: Sendable, Equatable {
     case new
@@ -26,7 +28,7 @@ public enum ChatCommand: Sendable, Equatable {
         guard let word = parts.first else { return nil }
         // "/status@my_bot" is how Telegram addresses a command to one bot in a group.
         let name = word.split(separator: "@").first.map { $0.lowercased() } ?? ""
-        let argument = parts.count > 1 ? String(parts[1]).trimmingWhitespace() : nil
+        let argument = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespacesAndNewlines) : nil
         switch name {
         case "new": return .new
         case "reset": return .reset
@@ -36,14 +38,5 @@ public enum ChatCommand: Sendable, Equatable {
         case "model": return .model(argument?.isEmpty == true ? nil : argument)
         default: return nil
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var view = Substring(self)
-        while let first = view.first, first.isWhitespace { view.removeFirst() }
-        while let last = view.last, last.isWhitespace { view.removeLast() }
-        return String(view)
     }
 }

@@ -20,8 +20,7 @@ public struct ResetPolicy: Sendable, Equatable {
     public func shouldReset(lastActivity: Date?, lastReset: Date?, now: Date, calendar: Calendar = .current) -> Bool {
         guard let lastActivity else { return false }
         if idle > .zero {
-            let idleSeconds = Double(idle.components.seconds) + Double(idle.components.attoseconds) / 1e18
-            if now.timeIntervalSince(lastActivity) >= idleSeconds { return true }
+            if now.timeIntervalSince(lastActivity) * 1000 >= idle.milliseconds { return true }
         }
         if dailyHour >= 0, let boundary = Self.latestBoundary(before: now, hour: dailyHour, calendar: calendar) {
             let since = max(lastActivity, lastReset ?? .distantPast)

@@ -80,9 +80,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func messages(sessionID: String, limit: Int) async throws -> [MessageRecord] {
-        try await pool.read { db in
-            try MessageRow.filter(Column("session_id") == sessionID).order(Column("id").desc).limit(limit).fetchAll(db).reversed().map(\.record)
-        }
+        try await messages(sessionID: sessionID, afterRowID: 0, limit: limit)
     }
 
     public func countMessages(sessionID: String, role: MessageRecord.Role) async throws -> Int {
