@@ -211,13 +211,7 @@ public enum JournalResult: Sendable, Equatable {
 }
 
 /// What an outbox entry's `meta` holds: when the message arrived, and how its answer was made.
-public struct ReplyMeta: Sendable, Codable, Equatable {
-    enum CodingKeys: String, CodingKey {
-        case model, code
-        case receivedAtMs = "received_at_ms"
-        case providerMs = "provider_ms"
-    }
-
+public struct ReplyMeta: Sendable, Equatable {
     /// Wall-clock milliseconds since 1970 at which the gateway received the message.
     public var receivedAtMs: Double
     public var providerMs: Double
@@ -238,7 +232,13 @@ public struct ReplyMeta: Sendable, Codable, Equatable {
         return JSONValue.object(object).jsonText
     }
 
+    /// Reads what ``jsonText`` wrote; missing or unreadable fields come back as zero and nil.
     public init(jsonText: String) {
-        self = (try? JSONDecoder().decode(ReplyMeta.self, from: Data(jsonText.utf8))) ?? ReplyMeta(receivedAtMs: 0, providerMs: 0, model: nil, code: nil)
+        let value = try? JSONValue(parsing: jsonText)
+        func number(_ key: String) -> Double {
+            if case .number(let number)? = value?[key] { return number }
+            return 0
+        }
+        self.init(receivedAtMs: number("received_at_ms"), providerMs: number("provider_ms"), model: value?["model"]?.stringValue, code: value?["code"]?.stringValue)
     }
 }
