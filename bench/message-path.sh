@@ -62,4 +62,16 @@ base=${url%%/\?token=*}
 echo "swiftlet $(git describe --always --dirty 2>/dev/null || echo '?') · $(nproc) cores · $messages messages over $sessions sessions · provider latency $latency, $tokens chunks · max_concurrency $concurrency" >&2
 args=(--url "$base" --token "$token" --sessions "$sessions" --messages "$messages" --warmup 1 --gateway-pid "$gateway")
 [ -n "${JSON:-}" ] && args+=(--json)
-"$bin/swiftlet-load" "${args[@]}"
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+gateway_before=$(cpu_seconds "$gateway"); provider_before=$(cpu_seconds "${pids[0]}")
+"$bin/swiftlet-load" "${args[@]}" &
+driver=$!
+driver_cpu=0
+while kill -0 "$driver" 2>/dev/null; do
+  driver_cpu=$(cpu_seconds "$driver" 2>/dev/null || echo "$driver_cpu")
+  sleep 0.2
+done
+wait "$driver"
+gateway_cpu=$(awk -v a="$gateway_before" -v b="$(cpu_seconds "$gateway")" 'BEGIN { printf "%.2f", b - a }')
+provider_cpu=$(awk -v a="$provider_before" -v b="$(cpu_seconds "${pids[0]}")" 'BEGIN { printf "%.2f", b - a }')
+echo "CPU seconds during the run (user+system): gateway $gateway_cpu, fake provider $provider_cpu, load driver ≥ $driver_cpu (sampled every 0.2 s)" >&2

@@ -37,7 +37,7 @@ public final class Agent: Sendable {
     let traces: TraceRecorder
     let workspace: Workspace
     let configuration: @Sendable () -> GatewayConfig
-    private let personaCache = Mutex<(path: String, modified: Date, text: String?)?>(nil)
+    private let promptCache = Mutex<(key: PromptKey, prompt: String)?>(nil)
 
     public init(store: any GatewayStore, router: ModelRouter, tools: ToolRegistry, traces: TraceRecorder, workspace: Workspace, configuration: @escaping @Sendable () -> GatewayConfig) {
         self.store = store
@@ -218,21 +218,27 @@ public final class Agent: Sendable {
         return max(256, window - config.agent.maxOutputTokens)
     }
 
-    private func systemPrompt(_ config: GatewayConfig) -> String {
-        Persona.systemPrompt(personaText: persona(config), tools: tools.definitions)
+    /// What the system prompt is made of: the persona file as the file system last reported it, and the tools.
+    private struct PromptKey: Equatable {
+        var path = ""
+        var persona: FileStamp?
+        var toolsGeneration: Int
     }
 
-    /// The persona file's text, re-read only when its modification date changes (checked per turn, so an
-    /// edit applies to the next message without a reload).
-    private func persona(_ config: GatewayConfig) -> String? {
-        guard !config.agent.personaFile.isEmpty else { return nil }
-        let url = workspace.path(config.agent.personaFile)
-        let modified = (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
-        guard let modified else { return nil }
-        if let cached = personaCache.withLock({ $0 }), cached.path == url.path, cached.modified == modified { return cached.text }
-        let text = try? String(contentsOf: url, encoding: .utf8)
-        personaCache.withLock { $0 = (url.path, modified, text) }
-        return text
+    /// The persona file's text plus the tool notes, rebuilt only when the file's modification time or size
+    /// or the registered tools change (one `stat` per turn, so an edit applies to the next message
+    /// without a reload).
+    private func systemPrompt(_ config: GatewayConfig) -> String {
+        var key = PromptKey(toolsGeneration: tools.generation)
+        if !config.agent.personaFile.isEmpty {
+            key.path = workspace.path(config.agent.personaFile).path
+            key.persona = FileStamp(path: key.path)
+        }
+        if let cached = promptCache.withLock({ $0 }), cached.key == key { return cached.prompt }
+        let personaText = key.persona == nil ? nil : try? String(contentsOfFile: key.path, encoding: .utf8)
+        let prompt = Persona.systemPrompt(personaText: personaText, tools: tools.definitions)
+        promptCache.withLock { $0 = (key, prompt) }
+        return prompt
     }
 
     // MARK: - Commands

@@ -138,10 +138,10 @@ public final class SQLiteStore: GatewayStore {
                     """
             ).execute(arguments: [
                 entry.id, entry.channel, entry.externalID, entry.sessionKey, entry.sessionID, entry.peer, entry.sender, entry.text, entry.replyTarget,
-                entry.status.rawValue, entry.receivedAt,
+                entry.status.rawValue, entry.receivedAt.storedTimestamp,
             ])
             try Self.insert(userMessage, db)
-            try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [userMessage.createdAt, userMessage.sessionID])
+            try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [userMessage.createdAt.storedTimestamp, userMessage.sessionID])
             return .accepted(entry)
         }
     }
@@ -150,7 +150,7 @@ public final class SQLiteStore: GatewayStore {
     private static func insert(_ message: MessageRecord, _ db: Database) throws {
         try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO messages (message_id, session_id, role, author, content, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-        ).execute(arguments: [message.messageID, message.sessionID, message.role.rawValue, message.author, message.content, message.createdAt])
+        ).execute(arguments: [message.messageID, message.sessionID, message.role.rawValue, message.author, message.content, message.createdAt.storedTimestamp])
     }
 
     public func pendingJournal(limit: Int) async throws -> [JournalEntry] {
@@ -170,7 +170,7 @@ public final class SQLiteStore: GatewayStore {
         try await batcher.write { db in
             for message in transcript { try Self.insert(message, db) }
             if let last = transcript.last {
-                try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [last.createdAt, last.sessionID])
+                try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [last.createdAt.storedTimestamp, last.sessionID])
             }
             if let outbox {
                 try db.cachedStatement(
@@ -180,18 +180,18 @@ public final class SQLiteStore: GatewayStore {
                         """
                 ).execute(arguments: [
                     outbox.id, outbox.messageID, outbox.sessionID, outbox.replyMessageID, outbox.channel, outbox.target, outbox.body, outbox.kind.rawValue,
-                    outbox.status.rawValue, outbox.meta, outbox.nextAttemptAt, outbox.createdAt,
+                    outbox.status.rawValue, outbox.meta, outbox.nextAttemptAt.storedTimestamp, outbox.createdAt.storedTimestamp,
                 ])
             }
             let usageInsert = try db.cachedStatement(
                 sql: "INSERT INTO model_usage (message_id, session_id, provider, model, input_tokens, output_tokens, latency_ms, ok, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for record in usage {
                 try usageInsert.execute(arguments: [
-                    record.messageID, record.sessionID, record.provider, record.model, record.inputTokens, record.outputTokens, record.latencyMs, record.ok, record.at,
+                    record.messageID, record.sessionID, record.provider, record.model, record.inputTokens, record.outputTokens, record.latencyMs, record.ok, record.at.storedTimestamp,
                 ])
             }
             try db.cachedStatement(sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1 WHERE id = ?")
-                .execute(arguments: [status.rawValue, error, Date(), journalID])
+                .execute(arguments: [status.rawValue, error, Date().storedTimestamp, journalID])
         }
     }
 
@@ -209,7 +209,7 @@ public final class SQLiteStore: GatewayStore {
     public func markOutboxSent(_ deliveries: [(id: String, at: Date)]) async throws {
         try await pool.write { db in
             let statement = try db.cachedStatement(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?")
-            for delivery in deliveries { try statement.execute(arguments: [delivery.at, delivery.id]) }
+            for delivery in deliveries { try statement.execute(arguments: [delivery.at.storedTimestamp, delivery.id]) }
         }
     }
 
@@ -225,7 +225,7 @@ public final class SQLiteStore: GatewayStore {
         guard !events.isEmpty else { return }
         try await pool.write { db in
             let insert = try db.cachedStatement(sql: "INSERT INTO trace_events (message_id, hop, at, duration_ms, detail) VALUES (?, ?, ?, ?, ?)")
-            for event in events { try insert.execute(arguments: [event.messageID, event.hop, event.at, event.durationMs, event.detail]) }
+            for event in events { try insert.execute(arguments: [event.messageID, event.hop, event.at.storedTimestamp, event.durationMs, event.detail]) }
         }
     }
 

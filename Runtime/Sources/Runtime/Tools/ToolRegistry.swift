@@ -7,27 +7,50 @@ public final class ToolRegistry: Sendable {
     /// The longest tool output handed back to the model; longer output is cut with a note.
     public static let maxOutput = 32 << 10
 
-    private let tools = Mutex<[String: any AgentTool]>([:])
+    private struct State {
+        var tools: [String: any AgentTool] = [:]
+        /// Sorted by name; rebuilt on each change, read on every turn.
+        var definitions: [ToolDefinition] = []
+        var generation = 0
+
+        mutating func changed() {
+            definitions = tools.values.map(\.definition).sorted { $0.name < $1.name }
+            generation += 1
+        }
+    }
+
+    private let state = Mutex(State())
 
     public init(_ initial: [any AgentTool] = []) {
         for tool in initial { register(tool) }
     }
 
     public func register(_ tool: any AgentTool) {
-        tools.withLock { $0[tool.definition.name] = tool }
+        state.withLock {
+            $0.tools[tool.definition.name] = tool
+            $0.changed()
+        }
     }
 
     public func remove(_ name: String) {
-        tools.withLock { _ = $0.removeValue(forKey: name) }
+        state.withLock {
+            guard $0.tools.removeValue(forKey: name) != nil else { return }
+            $0.changed()
+        }
     }
 
     public var definitions: [ToolDefinition] {
-        tools.withLock { $0.values.map(\.definition) }.sorted { $0.name < $1.name }
+        state.withLock { $0.definitions }
+    }
+
+    /// Changes with every registration or removal, so callers can cache what they derive from the definitions.
+    public var generation: Int {
+        state.withLock { $0.generation }
     }
 
     /// Runs one call; every failure becomes an error result for the model, never an exception.
     public func run(_ call: ToolCall, context: ToolContext) async -> (output: String, isError: Bool) {
-        guard let tool = tools.withLock({ $0[call.name] }) else {
+        guard let tool = state.withLock({ $0.tools[call.name] }) else {
             let known = definitions.map(\.name).joined(separator: ", ")
             return ("error: there is no tool named '\(call.name)' (available: \(known.isEmpty ? "none" : known))", true)
         }
