@@ -5,7 +5,8 @@
 #
 # Usage: bench/message-path.sh [messages] [sessions]     (default 20000 messages over 1000 sessions)
 # Environment: LATENCY (fake provider time to first token, default 0ms), TOKENS (chunks per answer, default 20),
-#              CONCURRENCY (sessions.max_concurrency, default 256), JSON=1 for a JSON report, NO_BUILD=1 to skip building.
+#              CONCURRENCY (sessions.max_concurrency, default 256), RATE (offered messages/s over all sessions, open loop;
+#              default: closed loop, each session sends on the previous reply), JSON=1 for a JSON report, NO_BUILD=1 to skip building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-20000}
@@ -59,8 +60,9 @@ url=$(grep "^Dashboard" "$work/gateway.out" | grep -o 'http://[^ ]*')
 token=${url##*token=}
 base=${url%%/\?token=*}
 
-echo "swiftlet $(git describe --always --dirty 2>/dev/null || echo '?') · $(nproc) cores · $messages messages over $sessions sessions · provider latency $latency, $tokens chunks · max_concurrency $concurrency" >&2
+echo "swiftlet $(git describe --always --dirty 2>/dev/null || echo '?') · $(nproc) cores · $messages messages over $sessions sessions · provider latency $latency, $tokens chunks · max_concurrency $concurrency${RATE:+ · offered $RATE msg/s}" >&2
 args=(--url "$base" --token "$token" --sessions "$sessions" --messages "$messages" --warmup 1 --gateway-pid "$gateway")
+[ -n "${RATE:-}" ] && args+=(--rate "$RATE")
 [ -n "${JSON:-}" ] && args+=(--json)
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 gateway_before=$(cpu_seconds "$gateway"); provider_before=$(cpu_seconds "${pids[0]}")

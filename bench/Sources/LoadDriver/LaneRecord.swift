@@ -23,6 +23,7 @@ final class LaneRecord: Sendable {
         var outcomes: [MessageOutcome] = []
         var warmupFailures = 0
         var lastAnswerAt: ContinuousClock.Instant?
+        var lateSends = 0
     }
 
     private let state = Mutex(State())
@@ -69,6 +70,11 @@ final class LaneRecord: Sendable {
         }
     }
 
+    /// A paced message went out more than 10 ms after it was due (the previous reply came late).
+    func noteLateSend() {
+        state.withLock { $0.lateSends += 1 }
+    }
+
     /// Records the answer to the message in flight: a measured outcome, or a warmup failure.
     func record(_ outcome: MessageOutcome) {
         state.withLock { state in
@@ -110,7 +116,7 @@ final class LaneRecord: Sendable {
             outcomes += repeatElement(.failed(code: DriverErrorCode.notSent), count: lost)
             // A lane cut short was settled when it ended, which is now: the session has just been torn down.
             let settledAt = state.outcomes.count < planned ? .now : state.lastAnswerAt
-            return SessionResult(outcomes: outcomes, warmupFailures: state.warmupFailures, settledAt: settledAt)
+            return SessionResult(outcomes: outcomes, warmupFailures: state.warmupFailures, settledAt: settledAt, lateSends: state.lateSends)
         }
     }
 }
@@ -121,4 +127,6 @@ struct SessionResult: Sendable {
     var warmupFailures: Int
     /// When its last measured message was answered or given up; nil if it had none.
     var settledAt: ContinuousClock.Instant?
+    /// Paced sends that went out more than 10 ms late.
+    var lateSends = 0
 }

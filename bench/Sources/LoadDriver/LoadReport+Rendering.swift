@@ -19,6 +19,11 @@ extension LoadReport {
         lines += [
             row("wall time", "\(format(wallSeconds, digits: 3)) s"),
             row("throughput", "\(format(throughputPerSecond, digits: 1)) messages/s"),
+        ]
+        if let offeredRate {
+            lines.append(row("offered rate", "\(format(offeredRate, digits: 1)) messages/s (open loop), \(lateSends) sends > 10 ms late"))
+        }
+        lines += [
             "",
             row("ms", "p50", "p90", "p99", "max"),
             distributionRow("client latency", clientLatencyMs),

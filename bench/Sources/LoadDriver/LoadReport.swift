@@ -12,6 +12,10 @@ struct LoadReport: Sendable, Encodable {
     var warmupErrors: Int
     var wallSeconds: Double
     var throughputPerSecond: Double
+    /// The `--rate` asked for, when paced.
+    var offeredRate: Double?
+    /// Paced sends that went out more than 10 ms after they were due.
+    var lateSends: Int
     var clientLatencyMs: Distribution?
     var gatewayOverheadMs: Distribution?
     var providerMsP50: Double?
@@ -27,6 +31,8 @@ struct LoadReport: Sendable, Encodable {
         case warmupErrors = "warmup_errors"
         case wallSeconds = "wall_seconds"
         case throughputPerSecond = "throughput_per_second"
+        case offeredRate = "offered_rate_per_second"
+        case lateSends = "late_sends"
         case clientLatencyMs = "client_latency_ms"
         case gatewayOverheadMs = "gateway_overhead_ms"
         case providerMsP50 = "provider_ms_p50"
@@ -38,7 +44,7 @@ struct LoadReport: Sendable, Encodable {
     /// Every message was answered with `chat.message`.
     var allAnswered: Bool { answered == messages }
 
-    init(result: LoadResult, warmupPerSession: Int, peakRSSKiB: Int?, highWaterRSSKiB: Int?) {
+    init(result: LoadResult, offeredRate: Double?, warmupPerSession: Int, peakRSSKiB: Int?, highWaterRSSKiB: Int?) {
         let outcomes = result.sessions.flatMap(\.outcomes)
         var replies: [ReplyTiming] = []
         var errorsByCode: [String: Int] = [:]
@@ -60,6 +66,8 @@ struct LoadReport: Sendable, Encodable {
         warmupErrors = result.sessions.reduce(0) { $0 + $1.warmupFailures }
         self.wallSeconds = wallSeconds
         throughputPerSecond = wallSeconds > 0 ? Double(replies.count) / wallSeconds : 0
+        self.offeredRate = offeredRate
+        lateSends = result.sessions.reduce(0) { $0 + $1.lateSends }
         clientLatencyMs = Distribution(replies.map(\.clientMs))
         gatewayOverheadMs = Distribution(overheads)
         providerMsP50 = nearestRankPercentile(replies.compactMap(\.providerMs).sorted(), 50)

@@ -6,6 +6,20 @@ struct SessionPlan: Sendable {
     var name: String
     var warmupMessages: Int
     var measuredMessages: Int
+    /// Open-loop pacing: message k is due at gate opening + offset + k × interval (nil: each right after the previous reply).
+    var pace: Pace?
+}
+
+/// A session's share of a fixed offered rate: sessions are staggered so that sends spread evenly over time.
+struct Pace: Sendable {
+    var offset: Duration
+    var interval: Duration
+
+    /// Session `index` of `sessions` sharing `rate` messages per second.
+    init(index: Int, sessions: Int, rate: Double) {
+        offset = .nanoseconds(Int64(Double(index) / rate * 1e9))
+        interval = .nanoseconds(Int64(Double(sessions) / rate * 1e9))
+    }
 }
 
 /// What a session tells the coordinator before the measured phase starts.
@@ -114,7 +128,14 @@ struct SessionDriver: Sendable {
         guard await startGate.wait() else { return }
 
         lane.enter(.measuring)
+        let origin = startGate.openedAt ?? .now
         for number in 0..<plan.measuredMessages {
+            if let pace = plan.pace {
+                // A message is never sent before its predecessor's reply (one ordered lane); a late reply
+                // makes the next send late, which the report counts.
+                let due = origin + pace.offset + pace.interval * number
+                if due > .now { try await Task.sleep(until: due) } else if ContinuousClock.now - due > .milliseconds(10) { lane.noteLateSend() }
+            }
             lane.arm()
             lane.record(try await exchange.send(text(warmup: false, number), reading: &reader))
         }

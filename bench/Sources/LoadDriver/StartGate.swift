@@ -6,6 +6,7 @@ import Synchronization
 final class StartGate: Sendable {
     private struct State {
         var decision: Bool?
+        var openedAt: ContinuousClock.Instant?
         var waiters: [CheckedContinuation<Bool, Never>] = []
     }
 
@@ -22,11 +23,15 @@ final class StartGate: Sendable {
         }
     }
 
+    /// When the gate opened to let the run proceed: the common origin of paced schedules.
+    var openedAt: ContinuousClock.Instant? { state.withLock { $0.openedAt } }
+
     /// Releases every waiter; only the first call decides.
     func open(proceed: Bool) {
         let (waiters, decision) = state.withLock { state in
             let decision = state.decision ?? proceed
             let waiters = state.waiters
+            if state.decision == nil, proceed { state.openedAt = .now }
             state.decision = decision
             state.waiters = []
             return (waiters, decision)

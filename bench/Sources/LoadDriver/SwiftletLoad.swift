@@ -20,7 +20,9 @@ struct SwiftletLoad: AsyncParsableCommand {
         abstract: "Drive web chat sessions against a running gateway; report latency, gateway overhead and memory.",
         discussion: """
             Each session is one WebSocket sending its share of the messages in order, each after the previous \
-            reply; all sessions run at once.
+            reply; all sessions run at once. Without --rate every session sends as fast as its replies come \
+            (closed loop: the figure is the most the gateway sustains, and latency includes queueing). With \
+            --rate the sessions share that offered rate, staggered evenly (open loop: latency at that load).
             """)
 
     @Option(help: ArgumentHelp("Gateway base URL (http, https, ws or wss).", valueName: "url"))
@@ -34,6 +36,9 @@ struct SwiftletLoad: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Measured messages in total, shared out across the sessions.", valueName: "count"))
     var messages: Int
+
+    @Option(help: ArgumentHelp("Offered load in messages per second over all sessions (default: as fast as replies come).", valueName: "per-second"))
+    var rate: Double?
 
     @Option(help: ArgumentHelp("Unmeasured messages each session sends before the measured phase.", valueName: "count"))
     var warmup = 0
@@ -58,6 +63,7 @@ struct SwiftletLoad: AsyncParsableCommand {
         guard resolvedToken?.isEmpty == false else { throw ValidationError("pass --token or set SWIFTLET_TOKEN") }
         guard sessions >= 1 else { throw ValidationError("--sessions must be at least 1") }
         guard messages >= 1 else { throw ValidationError("--messages must be at least 1") }
+        if let rate { guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be a positive number") } }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard connectParallelism >= 1 else { throw ValidationError("--connect-parallelism must be at least 1") }
@@ -98,7 +104,7 @@ struct SwiftletLoad: AsyncParsableCommand {
         }
 
         let report = LoadReport(
-            result: result, warmupPerSession: warmup, peakRSSKiB: sampler?.peakKiB,
+            result: result, offeredRate: rate, warmupPerSession: warmup, peakRSSKiB: sampler?.peakKiB,
             highWaterRSSKiB: gatewayPID.flatMap { ProcessMemory.read(pid: $0)?.highWaterKiB })
         print(json ? try report.json() : report.table())
         guard report.allAnswered else { throw ExitCode.failure }
@@ -116,7 +122,9 @@ struct SwiftletLoad: AsyncParsableCommand {
     private func plans() -> [SessionPlan] {
         (0..<sessions).map { index in
             let share = messages / sessions + (index < messages % sessions ? 1 : 0)
-            return SessionPlan(name: sessionName(index), warmupMessages: warmup, measuredMessages: share)
+            return SessionPlan(
+                name: sessionName(index), warmupMessages: warmup, measuredMessages: share,
+                pace: rate.map { Pace(index: index, sessions: sessions, rate: $0) })
         }
     }
 }

@@ -114,6 +114,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    public var numberValue: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
     public var intValue: Int? {
         if case .number(let value) = self, value.rounded() == value, abs(value) <= Double(Int32.max) { return Int(value) }
         return nil

@@ -110,12 +110,11 @@ public struct OutboxEntry: Sendable, Codable, Equatable {
 /// One hop of one message's trip through the gateway.
 public struct TraceEvent: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
-        case id, hop, at, detail
+        case hop, at, detail
         case messageID = "message_id"
         case durationMs = "duration_ms"
     }
 
-    public var id: Int64?
     public var messageID: String
     /// received, routed, turn.start, model.start, model.end, tool.start, tool.end, reply.queued, reply.sent, ...
     public var hop: String

@@ -22,7 +22,6 @@ extension ControlTokenRecord: StoredRecord { static var tableName: String { "con
 extension AuditEvent: StoredRecord { static var tableName: String { "audit_log" } }
 extension JournalEntry: StoredRecord { static var tableName: String { "ingress_journal" } }
 extension OutboxEntry: StoredRecord { static var tableName: String { "outbox" } }
-extension TraceEvent: StoredRecord { static var tableName: String { "trace_events" } }
 
 typealias SessionRow = StoredRow<SessionRecord>
 typealias MessageRow = StoredRow<MessageRecord>
@@ -30,4 +29,3 @@ typealias ControlTokenRow = StoredRow<ControlTokenRecord>
 typealias AuditRow = StoredRow<AuditEvent>
 typealias JournalRow = StoredRow<JournalEntry>
 typealias OutboxRow = StoredRow<OutboxEntry>
-typealias TraceRow = StoredRow<TraceEvent>

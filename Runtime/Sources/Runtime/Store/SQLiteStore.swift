@@ -223,16 +223,22 @@ public final class SQLiteStore: GatewayStore {
 
     public func appendTrace(_ events: [TraceEvent]) async throws {
         guard !events.isEmpty else { return }
+        let grouped = TraceLines.grouped(events)
         try await pool.write { db in
-            let insert = try db.cachedStatement(sql: "INSERT INTO trace_events (message_id, hop, at, duration_ms, detail) VALUES (?, ?, ?, ?, ?)")
-            for event in events { try insert.execute(arguments: [event.messageID, event.hop, event.at.storedTimestamp, event.durationMs, event.detail]) }
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO message_traces (message_id, started_at, hops) VALUES (?, ?, ?)
+                    ON CONFLICT (message_id) DO UPDATE SET hops = hops || char(10) || excluded.hops
+                    """)
+            for group in grouped { try upsert.execute(arguments: [group.messageID, group.startedAt, group.lines]) }
         }
     }
 
     public func traceEvents(messageID: String) async throws -> [TraceEvent] {
-        try await pool.read { db in
-            try TraceRow.filter(Column("message_id") == messageID).order(Column("at"), Column("id")).fetchAll(db).map(\.record)
+        let hops = try await pool.read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT hops FROM message_traces WHERE message_id = ?"), arguments: [messageID])
         }
+        return hops.map { TraceLines.events(messageID: messageID, lines: $0) } ?? []
     }
 
     public func turnContext(sessionID: String, limit: Int) async throws -> (SessionState, [MessageRecord]) {
