@@ -7,6 +7,26 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// Plugins are never unloaded (see ../shared/FACTS.md): linked with -z nodelete as well as opened RTLD_NODELETE.
+let pluginLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]
+
+/// A plugin: a dynamic library product over one target that links the shared PluginAPI.
+func plugin(_ product: String, target: String, path: String) -> (Product, Target) {
+    (
+        .library(name: product, type: .dynamic, targets: [target]),
+        .target(
+            name: target, dependencies: [.product(name: "PluginAPI", package: "PluginAPI")], path: path, swiftSettings: swiftSettings,
+            linkerSettings: pluginLinkerSettings)
+    )
+}
+
+let plugins = [
+    plugin("FileSearch", target: "FileSearchPlugin", path: "Plugins/FileSearch"),
+    // Test fixtures: loaded by RuntimeTests from the build folder.
+    plugin("FixtureToolPlugin", target: "FixtureToolPlugin", path: "Tests/Fixtures/FixtureToolPlugin"),
+    plugin("FixtureABIMismatchPlugin", target: "FixtureABIMismatchPlugin", path: "Tests/Fixtures/FixtureABIMismatchPlugin"),
+]
+
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
@@ -15,7 +35,7 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .executable(name: "swiftlet-fake-provider", targets: ["swiftlet-fake-provider"]),
         .executable(name: "swiftlet-load", targets: ["swiftlet-load"]),
-    ],
+    ] + plugins.map(\.0),
     dependencies: [
         .package(path: "PluginAPI"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -91,6 +111,7 @@ let package = Package(
             dependencies: [
                 "Runtime",
                 "FakeProviders",
+                .product(name: "PluginAPI", package: "PluginAPI"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -100,6 +121,6 @@ let package = Package(
             path: "Tests/RuntimeTests",
             swiftSettings: swiftSettings
         ),
-    ],
+    ] + plugins.map(\.1),
     swiftLanguageModes: [.v6]
 )

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import GRDB
 import NIOHTTP1
+import PluginAPI
 import Testing
 
 @testable import Runtime
@@ -51,7 +52,7 @@ import Testing
         #expect(ok.status == 200)
         #expect(ok.json["port"] as? Int == gateway.port)
         #expect(ok.json["version"] as? String == SwiftletVersion.current)
-        #expect(ok.json["plugin_abi"] as? Int == 1)
+        #expect(ok.json["plugin_abi"] as? Int == Int(PluginABI.version))
 
         let denied = try await gateway.state.store.auditEvents(type: "auth.denied", limit: 10)
         #expect(denied.count == 4)

@@ -1,17 +1,26 @@
-/// The plugin contract's version.
+/// The plugin contract's version and the C symbols every plugin exports.
 ///
-/// A plugin exports a plain C function returning the ABI version it was built against; the host calls it
-/// before touching any Swift type from the plugin and refuses a mismatch. Bump it on any change to the
-/// types a plugin and the host exchange.
+/// A plugin is a shared library (`.so`) that links this package's `PluginAPI` product and exports two plain C
+/// functions. The host calls the version function first, before it touches any Swift type of the plugin, and
+/// refuses the plugin when the number differs from its own; then it calls the factory once per loaded generation.
 ///
 /// ```swift
+/// import PluginAPI
+///
 /// @c(swiftlet_plugin_abi_version)
 /// public func abiVersion() -> Int32 { PluginABI.version }
+///
+/// @c(swiftlet_plugin_create)
+/// public func createPlugin() -> UnsafeMutableRawPointer { PluginExport.retained(WordCountPlugin()) }
 /// ```
+///
+/// Bump ``version`` on any change to the types the host and a plugin exchange.
 public enum PluginABI {
-    public static let version: Int32 = 1
-    /// Name of the C symbol every plugin exports with its ABI version.
+    public static let version: Int32 = 2
+    /// `Int32 swiftlet_plugin_abi_version(void)`: the ABI version the plugin was built against.
     public static let versionSymbol = "swiftlet_plugin_abi_version"
+    /// `void *swiftlet_plugin_create(void)`: a retained ``PluginExport``, as ``PluginExport/retained(_:)`` makes it.
+    public static let factorySymbol = "swiftlet_plugin_create"
 }
 
 /// What a plugin provides.
@@ -37,5 +46,27 @@ public struct PluginMetadata: Sendable, Codable, Equatable {
         self.version = version
         self.kind = kind
         self.abiVersion = abiVersion
+    }
+}
+
+/// The box a plugin's factory hands to the host through a C pointer.
+///
+/// The factory returns ``retained(_:)``; the host takes the reference back (balancing the retain) and keeps
+/// the plugin for as long as that generation serves.
+public final class PluginExport: Sendable {
+    public let plugin: any Plugin
+
+    public init(_ plugin: any Plugin) {
+        self.plugin = plugin
+    }
+
+    /// A +1 reference to a new box around `plugin`, for the factory to return.
+    public static func retained(_ plugin: any Plugin) -> UnsafeMutableRawPointer {
+        Unmanaged.passRetained(PluginExport(plugin)).toOpaque()
+    }
+
+    /// Takes ownership of the box a factory returned (host side).
+    public static func take(_ pointer: UnsafeMutableRawPointer) -> PluginExport {
+        Unmanaged<PluginExport>.fromOpaque(pointer).takeRetainedValue()
     }
 }

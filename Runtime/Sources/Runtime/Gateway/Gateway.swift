@@ -66,6 +66,13 @@ public final class Gateway: Sendable {
         }
         if let token { logSink.redactor.register(token) }
         let state = GatewayState(workspace: workspace, config: config, configLoader: loader, store: store, authenticator: authenticator, logSink: logSink)
+        do {
+            // A plugin that fails to load is reported and skipped; only an unusable tools.json stops the start.
+            try state.plugins.loadAll()
+        } catch {
+            try? await store.close()
+            throw .tools("\(error)")
+        }
         return Gateway(state: state, newControlToken: token)
     }
 
@@ -138,6 +145,7 @@ public enum GatewayError: Error, Sendable, CustomStringConvertible {
     case store(String)
     case portInUse(bind: String, port: Int)
     case server(String)
+    case tools(String)
 
     public var description: String {
         switch self {
@@ -147,6 +155,7 @@ public enum GatewayError: Error, Sendable, CustomStringConvertible {
         case .portInUse(let bind, let port):
             "port \(port) on \(bind) is already in use: another gateway (`swiftlet gateway status`) or another program holds it; stop it or choose --port"
         case .server(let reason): "server failed: \(reason)"
+        case .tools(let reason): "tools.json unusable: \(reason)"
         }
     }
 
@@ -170,6 +179,7 @@ struct StoreService: Service {
         try await Task {
             await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
             await state.router.shutdown()
+            await state.plugins.shutdown()
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value

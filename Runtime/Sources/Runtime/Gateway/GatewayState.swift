@@ -20,6 +20,7 @@ public final class GatewayState: Sendable {
     let openSockets = Atomic<Int>(0)
     public let router: ModelRouter
     public let tools: ToolRegistry
+    public let plugins: PluginCatalog
     public let traces: TraceRecorder
     public let stats: GatewayStats
     public let webChat: WebChatHub
@@ -48,6 +49,8 @@ public final class GatewayState: Sendable {
         router = ModelRouter(maxConnections: max(64, config.sessions.maxConcurrency))
         router.apply(config)
         tools = ToolRegistry([CurrentTimeTool()])
+        plugins = PluginCatalog(
+            workspace: workspace, store: store, tools: tools, logger: logSink.makeLogger(label: "swiftlet.plugins"), variables: configLoader.environment)
         traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
         stats = GatewayStats()
         webChat = WebChatHub()

@@ -34,6 +34,14 @@ extension GatewayRouter {
             checks["store"] = (false, "store unavailable: \(error)")
         }
         checks["config"] = (true, "loaded, \(state.configReloads) reload(s)")
+        // A plugin that did not load does not stop the gateway from serving: reported, not failing readiness.
+        let plugins = state.plugins.statuses
+        let failed = plugins.filter { $0.state == .failed }
+        checks["plugins"] = (
+            true,
+            "\(plugins.filter { $0.state == .loaded }.count) loaded, \(failed.count) failed"
+                + failed.map { "; \($0.name): \($0.error ?? "failed")" }.joined()
+        )
         return checks
     }
 }

@@ -128,6 +128,18 @@ enum SQLiteMigrations {
                     DROP TABLE trace_events;
                     """)
         }
+        migrator.registerMigration("v6_plugin_store") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE plugin_kv (
+                        plugin TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        value TEXT NOT NULL,
+                        updated_at TEXT NOT NULL,
+                        PRIMARY KEY (plugin, key)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

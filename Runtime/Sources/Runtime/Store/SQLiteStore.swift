@@ -234,6 +234,24 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func pluginValue(plugin: String, key: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM plugin_kv WHERE plugin = ? AND key = ?"), arguments: [plugin, key])
+        }
+    }
+
+    public func setPluginValue(plugin: String, key: String, value: String?) async throws {
+        try await pool.write { db in
+            if let value {
+                try db.cachedStatement(
+                    sql: "INSERT INTO plugin_kv (plugin, key, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+                ).execute(arguments: [plugin, key, value, Date().storedTimestamp])
+            } else {
+                try db.cachedStatement(sql: "DELETE FROM plugin_kv WHERE plugin = ? AND key = ?").execute(arguments: [plugin, key])
+            }
+        }
+    }
+
     public func traceEvents(messageID: String) async throws -> [TraceEvent] {
         let hops = try await pool.read { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT hops FROM message_traces WHERE message_id = ?"), arguments: [messageID])

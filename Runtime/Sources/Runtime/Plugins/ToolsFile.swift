@@ -1,0 +1,258 @@
+public import Foundation
+
+/// The workspace's tools.json: the plugins to load and what each may reach.
+///
+/// ```json
+/// {
+///   "version": 1,
+///   "plugins": [
+///     {
+///       "name": "file_search",
+///       "file": "libFileSearch.so",
+///       "sha256": "…",
+///       "isolation": "in-process",
+///       "permissions": { "files": { "read": ["knowledge"] }, "timeout_seconds": 10 }
+///     }
+///   ],
+///   "skills": []
+/// }
+/// ```
+///
+/// The JSON Schema is `tools.schema.json` at the repository root; ``parse(_:)`` applies the same rules and names
+/// the entry and field of every problem.
+public struct ToolsFile: Sendable, Equatable {
+    public static let currentVersion = 1
+
+    public var plugins: [PluginEntry]
+
+    public init(plugins: [PluginEntry] = []) {
+        self.plugins = plugins
+    }
+
+    /// One `plugins[]` entry.
+    public struct PluginEntry: Sendable, Equatable {
+        public enum Isolation: String, Sendable, CaseIterable {
+            case inProcess = "in-process"
+            case process
+        }
+
+        public var name: String
+        /// The `.so`: absolute, or a file name looked up in the workspace `Plugins/` folder and then beside the
+        /// `swiftlet` executable (where first-party plugins are built).
+        public var file: String
+        /// Lower-case hex SHA-256 the file must have, when given.
+        public var sha256: String?
+        public var isolation: Isolation
+        public var enabled: Bool
+        public var permissions: PermissionSet
+        /// The entry's `config` object as JSON text.
+        public var configuration: String
+
+        public init(
+            name: String, file: String, sha256: String? = nil, isolation: Isolation = .inProcess, enabled: Bool = true, permissions: PermissionSet = .none,
+            configuration: String = "{}"
+        ) {
+            self.name = name
+            self.file = file
+            self.sha256 = sha256
+            self.isolation = isolation
+            self.enabled = enabled
+            self.permissions = permissions
+            self.configuration = configuration
+        }
+    }
+
+    /// A problem in tools.json, located by a path such as `plugins[1] (fs).permissions.network[0]`.
+    public struct Issue: Error, Sendable, Equatable, CustomStringConvertible {
+        public var location: String
+        public var message: String
+
+        public var description: String { location.isEmpty ? message : "\(location): \(message)" }
+    }
+
+    /// All problems found, so a user fixes them in one pass.
+    public struct Invalid: Error, Sendable, Equatable, CustomStringConvertible {
+        public var file: String
+        public var issues: [Issue]
+
+        public var description: String { "\(file) is invalid:\n" + issues.map { "  \($0)" }.joined(separator: "\n") }
+    }
+
+    /// Reads `url`; a missing file is an empty registry (nothing loaded), anything unreadable or invalid throws.
+    public static func load(_ url: URL) throws -> ToolsFile {
+        guard FileManager.default.fileExists(atPath: url.path) else { return ToolsFile() }
+        let data = try Data(contentsOf: url)
+        do {
+            return try parse(data)
+        } catch let invalid as Invalid {
+            throw Invalid(file: url.path, issues: invalid.issues)
+        }
+    }
+
+    /// The rule providers apply to tool (function) names: 1 to 64 of letters, digits, `_` and `-`.
+    static func isValidToolName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// 1 to 64 of a-z, 0-9, `_` and `-`, starting with a letter or digit.
+    static func isValidName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, (1...64).contains(name.utf8.count) else { return false }
+        func allowed(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) }
+        return allowed(first) && name.utf8.allSatisfy { allowed($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// Parses and validates the text of a tools.json.
+    public static func parse(_ data: Data) throws(Invalid) -> ToolsFile {
+        let root: JSONValue
+        do {
+            root = try JSONValue(parsing: Array(data))
+        } catch {
+            throw Invalid(file: "tools.json", issues: [Issue(location: "", message: "not valid JSON (\(error))")])
+        }
+        var reader = Reader()
+        let file = reader.file(root)
+        guard reader.issues.isEmpty else { throw Invalid(file: "tools.json", issues: reader.issues) }
+        return file
+    }
+
+    /// Walks the JSON, collecting issues instead of stopping at the first.
+    private struct Reader {
+        var issues: [Issue] = []
+
+        mutating func fail(_ location: String, _ message: String) {
+            issues.append(Issue(location: location, message: message))
+        }
+
+        mutating func object(_ value: JSONValue?, _ location: String, allowed: Set<String>) -> [String: JSONValue]? {
+            guard case .object(let members)? = value else {
+                fail(location, "must be an object")
+                return nil
+            }
+            for key in members.keys.sorted() where !allowed.contains(key) {
+                fail(location.isEmpty ? key : "\(location).\(key)", "unknown field (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            return members
+        }
+
+        mutating func strings(_ value: JSONValue?, _ location: String) -> [String] {
+            guard let value else { return [] }
+            guard case .array(let items) = value else {
+                fail(location, "must be an array of strings")
+                return []
+            }
+            return items.enumerated().compactMap { index, item in
+                guard case .string(let text) = item, !text.isEmpty else {
+                    fail("\(location)[\(index)]", "must be a non-empty string")
+                    return nil
+                }
+                return text
+            }
+        }
+
+        mutating func file(_ root: JSONValue) -> ToolsFile {
+            guard let members = object(root, "", allowed: ["$schema", "version", "plugins", "skills"]) else { return ToolsFile() }
+            if let version = members["version"] {
+                if version.intValue != ToolsFile.currentVersion { fail("version", "must be \(ToolsFile.currentVersion)") }
+            } else {
+                fail("version", "is required (\(ToolsFile.currentVersion))")
+            }
+            if let skills = members["skills"], case .array = skills {} else if members["skills"] != nil { fail("skills", "must be an array") }
+            guard let plugins = members["plugins"] else { return ToolsFile() }
+            guard case .array(let entries) = plugins else {
+                fail("plugins", "must be an array")
+                return ToolsFile()
+            }
+            var seen: Set<String> = []
+            var file = ToolsFile()
+            for (index, entry) in entries.enumerated() {
+                let name = entry["name"]?.stringValue
+                let location = "plugins[\(index)]" + (name.map { " (\($0))" } ?? "")
+                guard let plugin = plugin(entry, location) else { continue }
+                if !seen.insert(plugin.name).inserted { fail("\(location).name", "'\(plugin.name)' is registered twice") }
+                file.plugins.append(plugin)
+            }
+            return file
+        }
+
+        mutating func plugin(_ value: JSONValue, _ location: String) -> PluginEntry? {
+            let before = issues.count
+            guard let members = object(value, location, allowed: ["name", "file", "sha256", "isolation", "enabled", "permissions", "config", "description"]) else {
+                return nil
+            }
+            let name = members["name"]?.stringValue ?? ""
+            if members["name"] == nil {
+                fail("\(location).name", "is required")
+            } else if !ToolsFile.isValidName(name) {
+                fail("\(location).name", "must be 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit")
+            }
+            let file = members["file"]?.stringValue ?? ""
+            if file.isEmpty { fail("\(location).file", "is required: the plugin's .so (a file name in Plugins/ or an absolute path)") }
+            var sha256: String?
+            if let value = members["sha256"] {
+                if let text = value.stringValue, text.count == 64, text.allSatisfy(\.isHexDigit) {
+                    sha256 = text.lowercased()
+                } else {
+                    fail("\(location).sha256", "must be 64 hexadecimal digits")
+                }
+            }
+            var isolation = PluginEntry.Isolation.inProcess
+            if let value = members["isolation"] {
+                if let parsed = value.stringValue.flatMap(PluginEntry.Isolation.init(rawValue:)) {
+                    isolation = parsed
+                } else {
+                    fail("\(location).isolation", "must be \"in-process\" or \"process\"")
+                }
+            }
+            var enabled = true
+            if let value = members["enabled"] {
+                if case .bool(let flag) = value { enabled = flag } else { fail("\(location).enabled", "must be true or false") }
+            }
+            let permissions = members["permissions"].map { permissionSet($0, "\(location).permissions") } ?? .none
+            var configuration = "{}"
+            if let value = members["config"] {
+                if case .object = value { configuration = value.jsonText } else { fail("\(location).config", "must be an object") }
+            }
+            guard issues.count == before else { return nil }
+            return PluginEntry(
+                name: name, file: file, sha256: sha256, isolation: isolation, enabled: enabled, permissions: permissions, configuration: configuration)
+        }
+
+        mutating func permissionSet(_ value: JSONValue, _ location: String) -> PermissionSet {
+            var set = PermissionSet()
+            guard let members = object(value, location, allowed: ["files", "network", "env", "secrets", "exec", "timeout_seconds", "memory_mb"]) else {
+                return set
+            }
+            if let files = members["files"], let fileMembers = object(files, "\(location).files", allowed: ["read", "write"]) {
+                set.read = strings(fileMembers["read"], "\(location).files.read")
+                set.write = strings(fileMembers["write"], "\(location).files.write")
+            }
+            for (index, text) in strings(members["network"], "\(location).network").enumerated() {
+                if let rule = EgressRule(text) {
+                    set.network.append(rule)
+                } else {
+                    fail("\(location).network[\(index)]", "'\(text)' must be host:port (port 1-65535 or *), [ipv6]:port, or *.domain:port")
+                }
+            }
+            set.environment = strings(members["env"], "\(location).env")
+            set.secrets = strings(members["secrets"], "\(location).secrets")
+            for (index, name) in set.secrets.enumerated() where name.count > 64 || !name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) {
+                fail("\(location).secrets[\(index)]", "'\(name)' must be letters, digits and '_'")
+            }
+            if let value = members["exec"] {
+                if case .bool(let flag) = value { set.exec = flag } else { fail("\(location).exec", "must be true or false") }
+            }
+            if let value = members["timeout_seconds"] {
+                if let seconds = value.numberValue, seconds > 0, seconds <= 3600 { set.timeoutSeconds = seconds } else {
+                    fail("\(location).timeout_seconds", "must be a number of seconds above 0 and at most 3600")
+                }
+            }
+            if let value = members["memory_mb"] {
+                if let megabytes = value.intValue, (16...65536).contains(megabytes) { set.memoryMB = megabytes } else {
+                    fail("\(location).memory_mb", "must be a whole number of MB from 16 to 65536")
+                }
+            }
+            return set
+        }
+    }
+}
