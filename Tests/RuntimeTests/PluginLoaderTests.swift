@@ -19,14 +19,17 @@ struct PluginLoaderTests {
         let tools: ToolRegistry
         let catalog: PluginCatalog
 
-        init(entries: String, variables: [String: String] = [:]) async throws {
-            workspace = Workspace(root: FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-plugins-\(UUID().uuidString)"))
+        init(
+            root: URL = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-plugins-\(UUID().uuidString)"), entries: String,
+            variables: [String: String] = [:], searchDirectories: [URL] = [PluginLoaderTests.buildDirectory]
+        ) async throws {
+            workspace = Workspace(root: root)
             try workspace.scaffold()
             try #"{"version": 1, "plugins": [\#(entries)]}"#.write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
             store = try SQLiteStore(path: workspace.dataDirectory.appendingPathComponent("test.sqlite").path)
             tools = ToolRegistry()
             catalog = PluginCatalog(
-                workspace: workspace, store: store, tools: tools, logger: Logger(label: "test"), searchDirectories: [PluginLoaderTests.buildDirectory],
+                workspace: workspace, store: store, tools: tools, logger: Logger(label: "test"), searchDirectories: searchDirectories,
                 variables: variables)
             try catalog.loadAll()
         }

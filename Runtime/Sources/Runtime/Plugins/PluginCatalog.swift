@@ -27,13 +27,47 @@ public final class PluginCatalog: Sendable {
         public var sha256: String?
     }
 
+    /// What `swiftlet plugins reload` reports for one plugin.
+    public struct ReloadReport: Sendable, Equatable, Codable {
+        public enum Outcome: String, Sendable, Codable {
+            /// New in tools.json (or failing before) and now loaded.
+            case loaded
+            /// A new generation serves; the old one was drained.
+            case reloaded
+            /// The new build or entry did not load; the old generation (if any) keeps serving.
+            case refused
+            /// Gone from tools.json, or disabled there: its tools are unregistered.
+            case removed
+        }
+
+        public var name: String
+        public var outcome: Outcome
+        public var generation: Int
+        public var error: String?
+        /// From reading the file to the old generation drained.
+        public var milliseconds: Double
+    }
+
+    /// Why a reload was not attempted at all.
+    public struct ReloadRefused: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
     private struct Record {
         var entry: ToolsFile.PluginEntry
         var loaded: LoadedGeneration?
+        var calls: GenerationCalls?
         var error: String?
         var functions: [String] = []
         var generationCounter = 0
         let counters = PluginCallCounters()
+    }
+
+    /// A generation ready to swap in.
+    private struct Prepared {
+        var generation: LoadedGeneration
+        var tools: [PluginTool]
+        var calls: GenerationCalls
     }
 
     private let workspace: Workspace
@@ -46,6 +80,7 @@ public final class PluginCatalog: Sendable {
     private let httpClient: HTTPClient
     private let records = Mutex<[String: Record]>([:])
     private let order = Mutex<[String]>([])
+    private let reloading = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - searchDirectories: where a plugin `file` given by name is looked for, in order; by default the
@@ -71,18 +106,90 @@ public final class PluginCatalog: Sendable {
         self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    /// Loads every enabled plugin of tools.json; an unreadable or invalid tools.json loads none and throws.
+    /// Loads every enabled plugin of tools.json at start; an unreadable or invalid tools.json loads none and throws.
     @discardableResult
     public func loadAll() throws -> [Status] {
         let file = try ToolsFile.load(workspace.toolsFile)
         try? FileManager.default.removeItem(at: staging)
+        order.withLock { $0 = file.plugins.map(\.name) }
         for entry in file.plugins {
-            order.withLock { $0.append(entry.name) }
             records.withLock { $0[entry.name] = Record(entry: entry) }
             guard entry.enabled else { continue }
-            load(entry.name)
+            _ = install(entry)
         }
         return statuses
+    }
+
+    /// Re-reads tools.json and reloads `name` (or every plugin): each gets a new generation from its file, swapped
+    /// in atomically, and the old generation is drained of calls in flight. A plugin whose new build does not load
+    /// keeps its old generation serving. Plugins gone from tools.json, or disabled there, are unregistered.
+    public func reload(_ name: String?) async throws(ReloadRefused) -> [ReloadReport] {
+        guard reloading.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw ReloadRefused(description: "a reload is already running; try again when it ends")
+        }
+        defer { reloading.store(false, ordering: .releasing) }
+        let file: ToolsFile
+        do {
+            file = try ToolsFile.load(workspace.toolsFile)
+        } catch {
+            throw ReloadRefused(description: "\(error); nothing was reloaded")
+        }
+        let known = records.withLock { Array($0.keys) }
+        let targets: [String]
+        if let name {
+            guard file.plugins.contains(where: { $0.name == name }) || known.contains(name) else {
+                throw ReloadRefused(description: "no plugin named '\(name)' in tools.json")
+            }
+            targets = [name]
+        } else {
+            targets = file.plugins.map(\.name) + known.filter { old in !file.plugins.contains { $0.name == old } }.sorted()
+        }
+        order.withLock { order in
+            order = order.filter { old in file.plugins.contains { $0.name == old } } + file.plugins.map(\.name).filter { !order.contains($0) }
+        }
+        var reports: [ReloadReport] = []
+        for target in targets {
+            let started = ContinuousClock.now
+            var report: ReloadReport
+            var retired: (calls: GenerationCalls, timeout: Double)?
+            if let entry = file.plugins.first(where: { $0.name == target }), entry.enabled {
+                if records.withLock({ $0[target] }) == nil { records.withLock { $0[target] = Record(entry: entry) } }
+                let before = records.withLock { $0[target] }
+                let result = install(entry)
+                let after = records.withLock { $0[target] }
+                switch result {
+                case .success(let generation):
+                    report = ReloadReport(name: target, outcome: before?.loaded == nil ? .loaded : .reloaded, generation: generation, milliseconds: 0)
+                    if let old = before?.calls { retired = (old, before?.entry.permissions.timeoutSeconds ?? 30) }
+                case .failure(let error):
+                    report = ReloadReport(name: target, outcome: .refused, generation: after?.loaded?.generation ?? 0, error: error.message, milliseconds: 0)
+                }
+            } else {
+                let removed = records.withLock { records -> Record? in
+                    guard var record = records[target] else { return nil }
+                    if let entry = file.plugins.first(where: { $0.name == target }) {
+                        record.entry = entry
+                        record.loaded = nil
+                        record.calls = nil
+                        record.error = nil
+                        records[target] = record
+                    } else {
+                        records[target] = nil
+                    }
+                    return record
+                }
+                if let functions = removed?.functions { tools.replace(functions, with: []) }
+                if let old = removed?.calls { retired = (old, removed?.entry.permissions.timeoutSeconds ?? 30) }
+                report = ReloadReport(name: target, outcome: .removed, generation: 0, milliseconds: 0)
+            }
+            if let retired { await Self.drain(retired.calls, upTo: .milliseconds(Int64((retired.timeout + 1) * 1000))) }
+            report.milliseconds = (ContinuousClock.now - started).milliseconds
+            logger.notice(
+                "plugin \(report.outcome.rawValue)",
+                metadata: ["plugin": "\(target)", "generation": "\(report.generation)", "ms": "\(report.milliseconds)", "error": "\(report.error ?? "")"])
+            reports.append(report)
+        }
+        return reports
     }
 
     public var statuses: [Status] {
@@ -103,37 +210,52 @@ public final class PluginCatalog: Sendable {
             functions: record.functions, sha256: record.loaded?.sha256)
     }
 
-    private func load(_ name: String) {
-        guard var record = records.withLock({ $0[name] }) else { return }
+    /// Loads a new generation of `entry` and swaps it in; on failure the record keeps what it had.
+    private func install(_ entry: ToolsFile.PluginEntry) -> Result<Int, PluginLoadError> {
+        guard var record = records.withLock({ $0[entry.name] }) else { return .failure(PluginLoadError("not registered")) }
+        record.entry = entry
+        record.generationCounter += 1
+        let prepared: Prepared
         do {
-            let loaded = try loadGeneration(&record)
-            record.loaded = loaded.generation
-            record.functions = loaded.tools.map(\.definition.name)
-            record.error = nil
-            for tool in loaded.tools { tools.register(tool) }
-            logger.notice(
-                "plugin loaded",
-                metadata: [
-                    "plugin": "\(name)", "version": "\(loaded.generation.metadata.version)", "generation": "\(loaded.generation.generation)",
-                    "functions": "\(record.functions.joined(separator: ","))",
-                ])
+            prepared = try prepare(entry, generation: record.generationCounter, currentFunctions: record.functions, counters: record.counters)
         } catch {
-            record.error = error.message
-            logger.error("plugin not loaded; the gateway runs on without it", metadata: ["plugin": "\(name)", "reason": "\(error.message)"])
+            logger.error("plugin not loaded; the gateway runs on without it", metadata: ["plugin": "\(entry.name)", "reason": "\(error.message)"])
+            records.withLock { records in
+                records[entry.name]?.generationCounter = record.generationCounter
+                // A plugin that was serving keeps serving its old generation (and its old entry).
+                if records[entry.name]?.loaded == nil {
+                    records[entry.name]?.entry = entry
+                    records[entry.name]?.error = error.message
+                }
+            }
+            return .failure(error)
         }
-        records.withLock { $0[name] = record }
+        let newFunctions = prepared.tools.map(\.definition.name)
+        tools.replace(record.functions.filter { !newFunctions.contains($0) }, with: prepared.tools)
+        record.loaded = prepared.generation
+        record.calls = prepared.calls
+        record.functions = newFunctions
+        record.error = nil
+        records.withLock { $0[entry.name] = record }
+        logger.notice(
+            "plugin loaded",
+            metadata: [
+                "plugin": "\(entry.name)", "version": "\(prepared.generation.metadata.version)", "generation": "\(prepared.generation.generation)",
+                "functions": "\(newFunctions.joined(separator: ","))",
+            ])
+        return .success(prepared.generation.generation)
     }
 
-    private func loadGeneration(_ record: inout Record) throws(PluginLoadError) -> (generation: LoadedGeneration, tools: [PluginTool]) {
-        let entry = record.entry
+    private func prepare(_ entry: ToolsFile.PluginEntry, generation number: Int, currentFunctions: [String], counters: PluginCallCounters) throws(PluginLoadError)
+        -> Prepared
+    {
         guard entry.isolation == .inProcess else {
             throw PluginLoadError("\"isolation\": \"process\" is not available in this build; the plugin is not run in-process in its place")
         }
         guard let file = PluginLoader.locate(entry.file, searchDirectories: searchDirectories) else {
             throw PluginLoadError("\(entry.file) not found (looked in \(searchDirectories.map(\.path).joined(separator: ", ")))")
         }
-        record.generationCounter += 1
-        let generation = try PluginLoader.load(entry: entry, file: file, generation: record.generationCounter, staging: staging)
+        let generation = try PluginLoader.load(entry: entry, file: file, generation: number, staging: staging)
         guard let toolPlugin = generation.plugin as? any ToolPlugin else {
             throw PluginLoadError("channel plugins are loaded by the channel system (issue 6); only tool plugins are served for now")
         }
@@ -143,6 +265,7 @@ public final class PluginCatalog: Sendable {
             http: PluginHTTP(client: httpClient, permissions: entry.permissions), store: PluginStoreSlice(plugin: entry.name, store: store),
             inbound: RefusingInboundSink(plugin: entry.name), permissions: entry.permissions, variables: variables,
             logger: logger)
+        let calls = GenerationCalls()
         var pluginTools: [PluginTool] = []
         for function in toolPlugin.functions {
             guard let definition = PluginTool.definition(of: function) else {
@@ -151,14 +274,22 @@ public final class PluginCatalog: Sendable {
             guard ToolsFile.isValidToolName(function.name) else {
                 throw PluginLoadError("function name '\(function.name)' must be 1 to 64 of letters, digits, '_' and '-'")
             }
-            if let owner = tools.definitions.first(where: { $0.name == function.name }), !record.functions.contains(owner.name) {
+            if tools.definitions.contains(where: { $0.name == function.name }), !currentFunctions.contains(function.name) {
                 throw PluginLoadError("function name '\(function.name)' is already taken by another tool")
             }
             pluginTools.append(
                 PluginTool(
                     definition: definition, plugin: toolPlugin, context: context, timeout: .milliseconds(Int64(entry.permissions.timeoutSeconds * 1000)),
-                    counters: record.counters))
+                    counters: counters, calls: calls))
         }
-        return (generation, pluginTools)
+        return Prepared(generation: generation, tools: pluginTools, calls: calls)
+    }
+
+    /// Waits until no call runs on a retired generation, or `limit` passes (a call that ignores its deadline).
+    private static func drain(_ calls: GenerationCalls, upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while calls.inFlight.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
     }
 }

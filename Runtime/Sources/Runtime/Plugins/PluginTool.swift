@@ -8,6 +8,11 @@ final class PluginCallCounters: Sendable {
     let errors = Atomic<Int>(0)
 }
 
+/// Calls running on one generation of a plugin, so a reload can wait for them before retiring it.
+final class GenerationCalls: Sendable {
+    let inFlight = Atomic<Int>(0)
+}
+
 /// One function of a tool plugin, registered in the ``ToolRegistry`` like any built-in tool.
 struct PluginTool: AgentTool {
     let definition: ToolDefinition
@@ -15,6 +20,7 @@ struct PluginTool: AgentTool {
     let context: any PluginContext
     let timeout: Duration
     let counters: PluginCallCounters
+    let calls: GenerationCalls
 
     /// The registry definition of `function`; nil when its parameters are not a JSON Schema object.
     static func definition(of function: ToolFunction) -> ToolDefinition? {
@@ -24,6 +30,8 @@ struct PluginTool: AgentTool {
 
     func run(arguments: JSONValue, context toolContext: ToolContext) async throws -> String {
         counters.calls.add(1, ordering: .relaxed)
+        calls.inFlight.add(1, ordering: .acquiring)
+        defer { calls.inFlight.subtract(1, ordering: .releasing) }
         let invocation = ToolInvocation(
             function: definition.name, arguments: arguments.jsonText, messageID: toolContext.messageID, sessionID: toolContext.sessionID,
             channel: toolContext.channel, sender: toolContext.sender)

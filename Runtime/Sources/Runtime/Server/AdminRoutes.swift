@@ -34,6 +34,30 @@ extension GatewayRouter {
             }
         }
 
+        admin.get("plugins") { request, context in
+            await state.auditAdmin("admin.plugins.list", request: request, context: context)
+            return JSONBody.response(encoding: ["plugins": state.plugins.statuses])
+        }
+
+        admin.post("plugins/reload") { request, context in
+            let name = request.uri.queryParameters.get("name")
+            let result: Result<[PluginCatalog.ReloadReport], PluginCatalog.ReloadRefused>
+            do throws(PluginCatalog.ReloadRefused) {
+                result = .success(try await state.plugins.reload(name))
+            } catch {
+                result = .failure(error)
+            }
+            switch result {
+            case .success(let reports):
+                let outcomes = reports.map { "\($0.name)=\($0.outcome.rawValue)" }.joined(separator: ",")
+                await state.auditAdmin("admin.plugins.reload", request: request, context: context, payload: ["name": name ?? "*", "outcomes": outcomes])
+                return JSONBody.response(encoding: ["reports": reports])
+            case .failure(let error):
+                await state.auditAdmin("admin.plugins.reload_refused", request: request, context: context, payload: ["name": name ?? "*", "error": error.description])
+                return JSONBody.response(["error": ["code": "reload_refused", "message": error.description]], status: .conflict)
+            }
+        }
+
         admin.get("trace/{message_id}") { request, context in
             let id = context.parameters.get("message_id") ?? ""
             await state.auditAdmin("admin.trace.read", request: request, context: context)

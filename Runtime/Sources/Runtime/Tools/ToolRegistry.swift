@@ -32,6 +32,15 @@ public final class ToolRegistry: Sendable {
         }
     }
 
+    /// Removes `names` and registers `tools` in one step, so no call sees a half-swapped set.
+    func replace(_ names: [String], with tools: [any AgentTool]) {
+        state.withLock {
+            for name in names { $0.tools.removeValue(forKey: name) }
+            for tool in tools { $0.tools[tool.definition.name] = tool }
+            $0.changed()
+        }
+    }
+
     public func remove(_ name: String) {
         state.withLock {
             guard $0.tools.removeValue(forKey: name) != nil else { return }
