@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .executable(name: "swiftlet-fake-provider", targets: ["swiftlet-fake-provider"]),
         .executable(name: "swiftlet-load", targets: ["swiftlet-load"]),
+        .executable(name: "swiftlet-plugin-bench", targets: ["swiftlet-plugin-bench"]),
     ] + plugins.map(\.0),
     dependencies: [
         .package(path: "PluginAPI"),
@@ -104,6 +105,12 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "bench/Sources/LoadDriver",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swiftlet-plugin-bench",
+            dependencies: ["Runtime", .product(name: "Logging", package: "swift-log")],
+            path: "bench/Sources/PluginBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 echo "building swiftlet (release; the first build takes several minutes)..."
 swift build -c release --product swiftlet
+# First-party plugins are found beside the executable; tools.json registers them.
+swift build -c release --product FileSearch
 exec .build/release/swiftlet gateway start --workspace "$PWD" --print-dashboard-url "$@"

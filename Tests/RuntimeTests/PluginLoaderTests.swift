@@ -21,16 +21,18 @@ struct PluginLoaderTests {
 
         init(
             root: URL = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-plugins-\(UUID().uuidString)"), entries: String,
-            variables: [String: String] = [:], searchDirectories: [URL] = [PluginLoaderTests.buildDirectory]
+            variables: [String: String] = [:], dotenv: String = "", searchDirectories: [URL] = [PluginLoaderTests.buildDirectory],
+            redactor: SecretRedactor? = nil
         ) async throws {
             workspace = Workspace(root: root)
             try workspace.scaffold()
+            if !dotenv.isEmpty { try dotenv.write(to: workspace.dotenvFile, atomically: true, encoding: .utf8) }
             try #"{"version": 1, "plugins": [\#(entries)]}"#.write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
             store = try SQLiteStore(path: workspace.dataDirectory.appendingPathComponent("test.sqlite").path)
             tools = ToolRegistry()
             catalog = PluginCatalog(
                 workspace: workspace, store: store, tools: tools, logger: Logger(label: "test"), searchDirectories: searchDirectories,
-                variables: variables)
+                variables: variables, redactor: redactor)
             try catalog.loadAll()
         }
 
@@ -151,6 +153,20 @@ struct PluginLoaderTests {
             #expect(otherSecret.isError && otherSecret.output.contains("other is not allowed by secrets"))
             try await fixture.close()
         }
+    }
+
+    @Test("secrets come from the environment before .env and are registered with the log redactor")
+    func secretSourcesAndRedaction() async throws {
+        let redactor = SecretRedactor()
+        let fixture = try await Fixture(
+            entries: Self.fixture(#"{"env": ["FIXTURE_BOTH", "FIXTURE_FILE"], "secrets": ["token"]}"#),
+            variables: ["FIXTURE_BOTH": "from-environment"],
+            dotenv: "FIXTURE_BOTH=from-dotenv\nFIXTURE_FILE=only-in-dotenv\nSWIFTLET_SECRET_TOKEN=s3cr3t-value\n", redactor: redactor)
+        #expect(await fixture.call("fixture_env", #"{"name": "FIXTURE_BOTH"}"#).output == "from-environment")
+        #expect(await fixture.call("fixture_env", #"{"name": "FIXTURE_FILE"}"#).output == "only-in-dotenv")
+        #expect(await fixture.call("fixture_secret", #"{"name": "token"}"#).output == "secret has 12 characters")
+        #expect(!redactor.redact("the plugin logged s3cr3t-value").contains("s3cr3t-value"))
+        try await fixture.close()
     }
 
     @Test("a call past the entry's timeout fails at the deadline even when the plugin ignores cancellation")

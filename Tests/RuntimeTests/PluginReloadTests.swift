@@ -38,6 +38,8 @@ struct PluginReloadTests {
                         let result = await fixture.call("fixture_echo", #"{"text": "c\#(caller)-\#(answered)"}"#)
                         if result == ("echo: c\(caller)-\(answered)", false) { answered += 1 } else { failures += 1 }
                         probe.answered()
+                        // A plugin that answers without suspending never yields the thread; let the reloads run.
+                        await Task.yield()
                     }
                     return (failures, answered)
                 }
@@ -90,6 +92,11 @@ struct PluginReloadTests {
         let reports = try await fixture.catalog.reload(nil)
         #expect(reports.map(\.outcome) == [.removed])
         #expect(fixture.tools.definitions.isEmpty && fixture.catalog.statuses.isEmpty)
+        // Re-added: a new generation number, so a new staging path (glibc would return old code for an old path).
+        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libHot.so"}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        let readded = try await fixture.catalog.reload(nil)
+        #expect(readded.map(\.outcome) == [.loaded] && readded.first?.generation == 2)
+        #expect(await fixture.call("fixture_echo", #"{"text": "back"}"#).output == "echo: back")
         try await fixture.close()
     }
 

@@ -80,6 +80,21 @@ struct ToolsFileTests {
         _ = try ToolsFile.load(example)
     }
 
+    @Test("tools.schema.json allows exactly the fields the parser accepts")
+    func schemaAgreesWithParser() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("tools.schema.json")
+        let schema = try JSONValue(parsing: Array(try Data(contentsOf: url)))
+        func fields(_ object: JSONValue?) -> Set<String> {
+            guard case .object(let properties)? = object?["properties"] else { return [] }
+            return Set(properties.keys)
+        }
+        #expect(fields(schema) == ToolsFile.fileFields)
+        #expect(fields(schema["$defs"]?["plugin"]) == ToolsFile.pluginFields)
+        #expect(fields(schema["$defs"]?["permissions"]) == ToolsFile.permissionFields)
+        #expect(fields(schema["$defs"]?["permissions"]?["properties"]?["files"]) == ToolsFile.fileAccessFields)
+    }
+
     @Test("egress rules: exact hosts, subdomain wildcards, any port, case and trailing dots")
     func egressRules() throws {
         let exact = try #require(EgressRule("API.example.com:443"))

@@ -13,6 +13,7 @@ struct FixtureToolPlugin: ToolPlugin {
         ToolFunction(name: "fixture_env", description: "Reads an environment variable.", parameters: #"{"type":"object","properties":{"name":{"type":"string"}}}"#),
         ToolFunction(name: "fixture_secret", description: "Reads a secret.", parameters: #"{"type":"object","properties":{"name":{"type":"string"}}}"#),
         ToolFunction(name: "fixture_count", description: "Counts calls in the key-value store.", parameters: #"{"type":"object","properties":{}}"#),
+        ToolFunction(name: "fixture_noop", description: "Does nothing: the benchmark of the call path.", parameters: #"{"type":"object","properties":{}}"#),
         ToolFunction(name: "fixture_hang", description: "Never returns and ignores cancellation.", parameters: #"{"type":"object","properties":{}}"#),
     ]
 
@@ -24,6 +25,7 @@ struct FixtureToolPlugin: ToolPlugin {
     }
 
     func invoke(_ call: ToolInvocation, context: any PluginContext) async throws -> String {
+        if call.function == "fixture_noop" { return "ok" }
         let arguments = try call.decode(Arguments.self)
         switch call.function {
         case "fixture_echo":

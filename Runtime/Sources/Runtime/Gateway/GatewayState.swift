@@ -50,7 +50,8 @@ public final class GatewayState: Sendable {
         router.apply(config)
         tools = ToolRegistry([CurrentTimeTool()])
         plugins = PluginCatalog(
-            workspace: workspace, store: store, tools: tools, logger: logSink.makeLogger(label: "swiftlet.plugins"), variables: configLoader.environment)
+            workspace: workspace, store: store, tools: tools, logger: logSink.makeLogger(label: "swiftlet.plugins"), variables: configLoader.environment,
+            redactor: logSink.redactor)
         traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
         stats = GatewayStats()
         webChat = WebChatHub()

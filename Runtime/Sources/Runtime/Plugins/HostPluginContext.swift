@@ -43,7 +43,8 @@ struct HostPluginContext: PluginContext {
         return variables[name]
     }
 
-    static func secretVariable(_ name: String) -> String { "SWIFTLET_SECRET_" + name.uppercased() }
+    static let secretPrefix = "SWIFTLET_SECRET_"
+    static func secretVariable(_ name: String) -> String { secretPrefix + name.uppercased() }
 }
 
 /// A plugin's slice of the gateway store.

@@ -81,14 +81,19 @@ public final class PluginCatalog: Sendable {
     private let records = Mutex<[String: Record]>([:])
     private let order = Mutex<[String]>([])
     private let reloading = Atomic<Bool>(false)
+    /// The last generation number used per name, kept when an entry is removed: a re-added plugin must get a new
+    /// staging path, or glibc would hand back the code mapped under the old one.
+    private let lastGeneration = Mutex<[String: Int]>([:])
 
     /// - Parameters:
     ///   - searchDirectories: where a plugin `file` given by name is looked for, in order; by default the
     ///     workspace `Plugins/` folder, then the folder of the running executable (first-party plugins).
-    ///   - variables: the environment plugins' `env` and `secrets` permissions draw from.
+    ///   - variables: the environment plugins' `env` and `secrets` permissions draw from; the workspace `.env`
+    ///     adds what it does not set (the same precedence as the configuration).
+    ///   - redactor: receives every plugin secret value (`SWIFTLET_SECRET_*`), so no log line shows one.
     public init(
         workspace: Workspace, store: any GatewayStore, tools: ToolRegistry, logger: Logger, searchDirectories: [URL]? = nil,
-        variables: [String: String] = ProcessInfo.processInfo.environment
+        variables: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor? = nil
     ) {
         self.workspace = workspace
         self.store = store
@@ -98,9 +103,10 @@ public final class PluginCatalog: Sendable {
         self.staging = workspace.dataDirectory.appendingPathComponent("plugins")
         var variables = variables
         if let text = try? String(contentsOf: workspace.dotenvFile, encoding: .utf8) {
-            variables.merge(DotEnvFile.parse(text).file.variables) { _, fromFile in fromFile }
+            variables.merge(DotEnvFile.parse(text).file.variables) { fromEnvironment, _ in fromEnvironment }
         }
         self.variables = variables
+        for (name, value) in variables where name.hasPrefix(HostPluginContext.secretPrefix) && !value.isEmpty { redactor?.register(value) }
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -113,7 +119,7 @@ public final class PluginCatalog: Sendable {
         try? FileManager.default.removeItem(at: staging)
         order.withLock { $0 = file.plugins.map(\.name) }
         for entry in file.plugins {
-            records.withLock { $0[entry.name] = Record(entry: entry) }
+            records.withLock { $0[entry.name] = newRecord(entry) }
             guard entry.enabled else { continue }
             _ = install(entry)
         }
@@ -153,7 +159,7 @@ public final class PluginCatalog: Sendable {
             var report: ReloadReport
             var retired: (calls: GenerationCalls, timeout: Double)?
             if let entry = file.plugins.first(where: { $0.name == target }), entry.enabled {
-                if records.withLock({ $0[target] }) == nil { records.withLock { $0[target] = Record(entry: entry) } }
+                if records.withLock({ $0[target] }) == nil { records.withLock { $0[target] = newRecord(entry) } }
                 let before = records.withLock { $0[target] }
                 let result = install(entry)
                 let after = records.withLock { $0[target] }
@@ -210,11 +216,18 @@ public final class PluginCatalog: Sendable {
             functions: record.functions, sha256: record.loaded?.sha256)
     }
 
+    private func newRecord(_ entry: ToolsFile.PluginEntry) -> Record {
+        var record = Record(entry: entry)
+        record.generationCounter = lastGeneration.withLock { $0[entry.name] ?? 0 }
+        return record
+    }
+
     /// Loads a new generation of `entry` and swaps it in; on failure the record keeps what it had.
     private func install(_ entry: ToolsFile.PluginEntry) -> Result<Int, PluginLoadError> {
         guard var record = records.withLock({ $0[entry.name] }) else { return .failure(PluginLoadError("not registered")) }
         record.entry = entry
         record.generationCounter += 1
+        lastGeneration.withLock { $0[entry.name] = record.generationCounter }
         let prepared: Prepared
         do {
             prepared = try prepare(entry, generation: record.generationCounter, currentFunctions: record.functions, counters: record.counters)

@@ -51,7 +51,9 @@ struct PluginTool: AgentTool {
     /// Runs `work` and returns its result, or fails when `limit` passes first.
     ///
     /// An in-process plugin cannot be stopped: past the deadline its task is cancelled and the caller gets the
-    /// error at once, while a plugin that ignores cancellation runs on detached until it returns.
+    /// error at once, while a plugin that ignores cancellation runs on detached until it returns. The work starts
+    /// on the caller's thread (no executor hop for a plugin that answers at once), so a plugin that blocks the
+    /// thread without ever suspending holds its caller until it returns; process isolation is the answer to that.
     static func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         let race = DeadlineRace<T>()
         return try await withTaskCancellationHandler {
@@ -64,12 +66,14 @@ struct PluginTool: AgentTool {
     }
 }
 
-/// The two runners of ``PluginTool/withDeadline(_:_:)``: whichever settles first resumes the caller and cancels the other.
+/// The runner of ``PluginTool/withDeadline(_:_:)``: the work's own task, and the shared ``DeadlineWatch``;
+/// whichever settles first resumes the caller.
 private final class DeadlineRace<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<T, any Error>?
         var early: Result<T, any Error>?
-        var tasks: [Task<Void, Never>] = []
+        var worker: Task<Void, Never>?
+        var watch: Int?
     }
 
     private let state = Mutex(State())
@@ -81,34 +85,88 @@ private final class DeadlineRace<T: Sendable>: Sendable {
             return
         }
         state.withLock { $0.continuation = continuation }
-        let worker = Task {
+        let watch = DeadlineWatch.shared.add(deadline: .now + limit) { [self] in
+            settle(.failure(ToolError("timed out after \(limit.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))) (permissions.timeout_seconds)")))
+        }
+        // Started on this thread: a plugin that answers without suspending costs no executor hop.
+        let worker = Task.immediate {
             do { self.settle(.success(try await work())) } catch { self.settle(.failure(error)) }
         }
-        let timer = Task {
-            guard (try? await Task.sleep(for: limit)) != nil else { return }
-            self.settle(.failure(ToolError("timed out after \(limit.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))) (permissions.timeout_seconds)")))
-        }
         let settledMeanwhile = state.withLock { state in
-            state.tasks = [worker, timer]
+            state.worker = worker
+            state.watch = watch
             return state.continuation == nil
         }
         if settledMeanwhile {
             worker.cancel()
-            timer.cancel()
+            DeadlineWatch.shared.remove(watch)
         }
     }
 
     func settle(_ result: Result<T, any Error>) {
-        let (continuation, tasks) = state.withLock { state in
+        let (continuation, worker, watch) = state.withLock { state in
             defer {
                 state.continuation = nil
-                state.tasks = []
+                state.worker = nil
+                state.watch = nil
             }
-            if state.continuation == nil, state.tasks.isEmpty, state.early == nil { state.early = result }
-            return (state.continuation, state.tasks)
+            if state.continuation == nil, state.worker == nil, state.early == nil { state.early = result }
+            return (state.continuation, state.worker, state.watch)
         }
         guard let continuation else { return }
         continuation.resume(with: result)
-        for task in tasks { task.cancel() }
+        worker?.cancel()
+        if let watch { DeadlineWatch.shared.remove(watch) }
+    }
+}
+
+/// One timer for the deadlines of all plugin calls: a single task sleeps until the earliest, so a call costs a
+/// dictionary entry instead of a timer task of its own.
+final class DeadlineWatch: Sendable {
+    static let shared = DeadlineWatch()
+
+    private struct State {
+        var entries: [Int: (deadline: ContinuousClock.Instant, fire: @Sendable () -> Void)] = [:]
+        var nextID = 0
+        var sleeper: Task<Void, Never>?
+        var wakeAt: ContinuousClock.Instant?
+    }
+
+    private let state = Mutex(State())
+
+    /// Calls `fire` once `deadline` passes, unless ``remove(_:)`` comes first; returns the id to remove it by.
+    func add(deadline: ContinuousClock.Instant, fire: @escaping @Sendable () -> Void) -> Int {
+        state.withLock { state in
+            state.nextID += 1
+            state.entries[state.nextID] = (deadline, fire)
+            if state.wakeAt.map({ deadline < $0 }) ?? true { schedule(at: deadline, &state) }
+            return state.nextID
+        }
+    }
+
+    func remove(_ id: Int) {
+        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    }
+
+    private func schedule(at instant: ContinuousClock.Instant, _ state: inout State) {
+        state.sleeper?.cancel()
+        state.wakeAt = instant
+        state.sleeper = Task { [self] in
+            guard (try? await Task.sleep(until: instant)) != nil else { return }
+            wake()
+        }
+    }
+
+    private func wake() {
+        let due = state.withLock { state -> [@Sendable () -> Void] in
+            let now = ContinuousClock.now
+            let expired = state.entries.filter { $0.value.deadline <= now }
+            for id in expired.keys { state.entries.removeValue(forKey: id) }
+            state.sleeper = nil
+            state.wakeAt = nil
+            if let next = state.entries.values.map(\.deadline).min() { schedule(at: next, &state) }
+            return expired.values.map(\.fire)
+        }
+        for fire in due { fire() }
     }
 }

@@ -89,6 +89,12 @@ public struct ToolsFile: Sendable, Equatable {
         }
     }
 
+    /// The fields each object may have; `tools.schema.json` lists the same (a test holds them together).
+    static let fileFields: Set<String> = ["$schema", "version", "plugins", "skills"]
+    static let pluginFields: Set<String> = ["name", "file", "sha256", "isolation", "enabled", "permissions", "config", "description"]
+    static let permissionFields: Set<String> = ["files", "network", "env", "secrets", "exec", "timeout_seconds", "memory_mb"]
+    static let fileAccessFields: Set<String> = ["read", "write"]
+
     /// The rule providers apply to tool (function) names: 1 to 64 of letters, digits, `_` and `-`.
     static func isValidToolName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)
@@ -151,7 +157,7 @@ public struct ToolsFile: Sendable, Equatable {
         }
 
         mutating func file(_ root: JSONValue) -> ToolsFile {
-            guard let members = object(root, "", allowed: ["$schema", "version", "plugins", "skills"]) else { return ToolsFile() }
+            guard let members = object(root, "", allowed: ToolsFile.fileFields) else { return ToolsFile() }
             if let version = members["version"] {
                 if version.intValue != ToolsFile.currentVersion { fail("version", "must be \(ToolsFile.currentVersion)") }
             } else {
@@ -177,7 +183,7 @@ public struct ToolsFile: Sendable, Equatable {
 
         mutating func plugin(_ value: JSONValue, _ location: String) -> PluginEntry? {
             let before = issues.count
-            guard let members = object(value, location, allowed: ["name", "file", "sha256", "isolation", "enabled", "permissions", "config", "description"]) else {
+            guard let members = object(value, location, allowed: ToolsFile.pluginFields) else {
                 return nil
             }
             let name = members["name"]?.stringValue ?? ""
@@ -220,10 +226,10 @@ public struct ToolsFile: Sendable, Equatable {
 
         mutating func permissionSet(_ value: JSONValue, _ location: String) -> PermissionSet {
             var set = PermissionSet()
-            guard let members = object(value, location, allowed: ["files", "network", "env", "secrets", "exec", "timeout_seconds", "memory_mb"]) else {
+            guard let members = object(value, location, allowed: ToolsFile.permissionFields) else {
                 return set
             }
-            if let files = members["files"], let fileMembers = object(files, "\(location).files", allowed: ["read", "write"]) {
+            if let files = members["files"], let fileMembers = object(files, "\(location).files", allowed: ToolsFile.fileAccessFields) {
                 set.read = strings(fileMembers["read"], "\(location).files.read")
                 set.write = strings(fileMembers["write"], "\(location).files.write")
             }
