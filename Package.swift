@@ -22,6 +22,7 @@ func plugin(_ product: String, target: String, path: String) -> (Product, Target
 
 let plugins = [
     plugin("FileSearch", target: "FileSearchPlugin", path: "Plugins/FileSearch"),
+    plugin("FileSystem", target: "FileSystemPlugin", path: "Plugins/FileSystem"),
     // Test fixtures: loaded by RuntimeTests from the build folder.
     plugin("FixtureToolPlugin", target: "FixtureToolPlugin", path: "Tests/Fixtures/FixtureToolPlugin"),
     plugin("FixtureABIMismatchPlugin", target: "FixtureABIMismatchPlugin", path: "Tests/Fixtures/FixtureABIMismatchPlugin"),

@@ -9,4 +9,5 @@ echo "building swiftlet (release; the first build takes several minutes)..."
 swift build -c release --product swiftlet
 # First-party plugins are found beside the executable; tools.json registers them.
 swift build -c release --product FileSearch
+swift build -c release --product FileSystem
 exec .build/release/swiftlet gateway start --workspace "$PWD" --print-dashboard-url "$@"

@@ -207,4 +207,34 @@ struct PluginLoaderTests {
         #expect(await fixture.call("file_search", #"{"query": ""}"#) == ("error: query is empty", true))
         try await fixture.close()
     }
+
+    @Test("fs reads with line numbers, writes, edits one exact occurrence and lists, within its roots only")
+    func fileSystem() async throws {
+        let fixture = try await Fixture(
+            entries: #"{"name": "fs", "file": "libFileSystem.so", "permissions": {"files": {"read": ["knowledge"], "write": ["notes"]}}}"#)
+        try fixture.write("knowledge/faq.md", "one\ntwo\nthree\n")
+        try fixture.write("notes/todo.md", "- milk\n- bread\n- milk\n")
+        try fixture.write("private/diary.md", "no")
+
+        #expect(await fixture.call("fs_read", #"{"path": "knowledge/faq.md", "from_line": 2, "max_lines": 1}"#) == ("2\ttwo\n(2 more lines; continue with from_line 3)", false))
+        #expect(await fixture.call("fs_write", #"{"path": "notes/new.md", "content": "hello"}"#) == ("wrote 5 bytes to notes/new.md", false))
+        #expect(await fixture.call("fs_write", #"{"path": "notes/new.md", "content": "again"}"#).output.hasPrefix("error: notes/new.md exists"))
+        #expect(await fixture.call("fs_write", #"{"path": "notes/new.md", "content": "again", "overwrite": true}"#).isError == false)
+        #expect(await fixture.call("fs_edit", #"{"path": "notes/todo.md", "old_text": "- bread", "new_text": "- eggs"}"#) == ("edited notes/todo.md", false))
+        #expect(try String(contentsOf: fixture.workspace.root.appendingPathComponent("notes/todo.md"), encoding: .utf8) == "- milk\n- eggs\n- milk\n")
+        #expect(await fixture.call("fs_edit", #"{"path": "notes/todo.md", "old_text": "- milk", "new_text": "x"}"#).output == "error: old_text occurs 2 times in notes/todo.md; include more context")
+        #expect(await fixture.call("fs_list", #"{"path": "notes"}"#).output == "new.md\ntodo.md")
+        for (function, arguments, permission) in [
+            ("fs_read", #"{"path": "private/diary.md"}"#, "files.read"),
+            ("fs_read", #"{"path": "knowledge/../private/diary.md"}"#, "files.read"),
+            ("fs_write", #"{"path": "knowledge/faq.md", "content": "x", "overwrite": true}"#, "files.write"),
+            ("fs_edit", #"{"path": "knowledge/faq.md", "old_text": "one", "new_text": "1"}"#, "files.write"),
+            ("fs_list", #"{"path": "/etc"}"#, "files.read"),
+        ] {
+            let result = await fixture.call(function, arguments)
+            #expect(result.isError && result.output.contains("not allowed by \(permission)"), "\(function) \(arguments): \(result.output)")
+        }
+        #expect(try String(contentsOf: fixture.workspace.root.appendingPathComponent("knowledge/faq.md"), encoding: .utf8) == "one\ntwo\nthree\n")
+        try await fixture.close()
+    }
 }
