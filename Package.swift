@@ -74,6 +74,7 @@ let package = Package(
             name: "swiftlet",
             dependencies: [
                 "Runtime",
+                .product(name: "PluginAPI", package: "PluginAPI"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Runtime/Sources/swiftlet",

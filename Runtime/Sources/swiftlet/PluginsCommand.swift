@@ -1,12 +1,68 @@
 import ArgumentParser
 import Foundation
+import PluginAPI
 import Runtime
 
 /// `swiftlet plugins list|reload`: the plugins of the running gateway.
 struct PluginsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plugins", abstract: "List the running gateway's plugins, or hot-reload them from tools.json and their files.",
-        subcommands: [List.self, Reload.self])
+        commandName: "plugins", abstract: "List the running gateway's plugins, hot-reload them, or start a new one.",
+        subcommands: [List.self, Reload.self, New.self], aliases: ["plugin"])
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a new plugin package (a buildable plugin, its test, and a README from build to hot reload).",
+            discussion: "Example: swiftlet plugin new word_count --kind tool, then cd word_count && swift build -c release && swift test.")
+
+        @Argument(help: "The plugin's name in tools.json: a-z, 0-9, '_' and '-', starting with a letter.") var name: String
+        @Option(help: "tool or channel.") var kind: String = "tool"
+        @Option(help: ArgumentHelp("Where to create the package folder NAME (default: the current folder).", valueName: "folder")) var output: String?
+        @Option(
+            name: .customLong("plugin-api"),
+            help: ArgumentHelp("The PluginAPI package to build against (default: the one of the checkout this swiftlet was built from).", valueName: "folder"))
+        var pluginAPI: String?
+
+        func run() throws {
+            guard let kind = PluginKind(rawValue: kind) else {
+                printError("--kind must be tool or channel")
+                throw ExitCode(64)
+            }
+            let api = pluginAPI.map { URL(fileURLWithPath: $0).standardizedFileURL } ?? Self.checkoutPluginAPI() ?? URL(fileURLWithPath: "PluginAPI")
+            guard FileManager.default.fileExists(atPath: api.appendingPathComponent("Package.swift").path) else {
+                printError("no PluginAPI package at \(api.path); pass --plugin-api with the PluginAPI folder of the swiftlet checkout the gateway was built from")
+                throw ExitStatus.failure
+            }
+            let folder = URL(fileURLWithPath: output ?? FileManager.default.currentDirectoryPath).appendingPathComponent(name)
+            guard !FileManager.default.fileExists(atPath: folder.path) else {
+                printError("\(folder.path) already exists")
+                throw ExitStatus.failure
+            }
+            let files: [String: String]
+            do {
+                files = try PluginScaffold.files(name: name, kind: kind, pluginAPIPath: api.path)
+            } catch {
+                printError(error.description)
+                throw ExitCode(64)
+            }
+            for (path, text) in files.sorted(by: { $0.key < $1.key }) {
+                let url = folder.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try text.write(to: url, atomically: true, encoding: .utf8)
+            }
+            print("created \(folder.path) (\(kind.rawValue) plugin \(name)); next: cd \(folder.path) && swift build -c release && swift test, then see its README.md")
+        }
+
+        /// The PluginAPI folder of the checkout whose build folder holds this executable (`.build/…/swiftlet`).
+        static func checkoutPluginAPI() -> URL? {
+            var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            while folder.path != "/" {
+                let candidate = folder.appendingPathComponent("PluginAPI")
+                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("Package.swift").path) { return candidate }
+                folder.deleteLastPathComponent()
+            }
+            return nil
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Name, version, kind, generation, isolation, state, calls and errors of each plugin.")
