@@ -100,6 +100,18 @@ struct PluginReloadTests {
         try await fixture.close()
     }
 
+    @Test("an invalid tools.json stops the start with every problem named")
+    func invalidToolsFileStopsStart() async throws {
+        let workspace = try TestGateway.makeWorkspace()
+        try #"{"version": 1, "plugins": [{"name": "x", "file": "x.so", "permissions": {"network": ["nohost"]}}]}"#
+            .write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
+        await #expect {
+            _ = try await TestGateway.start(workspace: workspace)
+        } throws: { error in
+            "\(error)".hasPrefix("tools.json unusable: ") && "\(error)".contains("plugins[0] (x).permissions.network[0]: 'nohost' must be host:port")
+        }
+    }
+
     @Test("the admin API and the CLI's endpoints list and reload plugins, audited")
     func adminAPI() async throws {
         let workspace = try TestGateway.makeWorkspace()

@@ -70,6 +70,8 @@ public final class Gateway: Sendable {
             // A plugin that fails to load is reported and skipped; only an unusable tools.json stops the start.
             try state.plugins.loadAll()
         } catch {
+            await state.plugins.shutdown()
+            await state.router.shutdown()
             try? await store.close()
             throw .tools("\(error)")
         }
