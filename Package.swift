@@ -23,6 +23,7 @@ func plugin(_ product: String, target: String, path: String) -> (Product, Target
 let plugins = [
     plugin("FileSearch", target: "FileSearchPlugin", path: "Plugins/FileSearch"),
     plugin("FileSystem", target: "FileSystemPlugin", path: "Plugins/FileSystem"),
+    plugin("HTTPFetch", target: "HTTPFetchPlugin", path: "Plugins/HTTPFetch"),
     // Test fixtures: loaded by RuntimeTests from the build folder.
     plugin("FixtureToolPlugin", target: "FixtureToolPlugin", path: "Tests/Fixtures/FixtureToolPlugin"),
     plugin("FixtureABIMismatchPlugin", target: "FixtureABIMismatchPlugin", path: "Tests/Fixtures/FixtureABIMismatchPlugin"),
@@ -121,6 +122,7 @@ let package = Package(
                 "Runtime",
                 "FakeProviders",
                 .product(name: "PluginAPI", package: "PluginAPI"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

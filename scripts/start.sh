@@ -10,4 +10,5 @@ swift build -c release --product swiftlet
 # First-party plugins are found beside the executable; tools.json registers them.
 swift build -c release --product FileSearch
 swift build -c release --product FileSystem
+swift build -c release --product HTTPFetch
 exec .build/release/swiftlet gateway start --workspace "$PWD" --print-dashboard-url "$@"

@@ -21,6 +21,18 @@ struct PluginHTTP: PluginHTTPClient {
         guard permissions.allowsEgress(host: bareHost, port: port) else {
             throw PluginAccessDenied(permission: "network", subject: "\(bareHost):\(port)")
         }
+        // A whitelisted name must not lead inside: an address literal or `localhost` names the inside on purpose,
+        // any other name that resolves to a private address is refused. (The connection resolves the name again;
+        // a DNS server that changes its answer in between is only stopped by process isolation.)
+        if PrivateAddress.mustResolve(bareHost) {
+            let addresses = await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(returning: PrivateAddress.resolve(bareHost)) }
+            }
+            if let inside = addresses.first(where: PrivateAddress.isPrivate) {
+                throw PluginAccessDenied(
+                    permission: "network", subject: "\(bareHost):\(port) (it resolves to the private address \(inside); list \(inside):\(port) to allow that)")
+            }
+        }
         var outgoing = HTTPClientRequest(url: request.url)
         outgoing.method = HTTPMethod(rawValue: request.method.uppercased())
         for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
