@@ -130,6 +130,18 @@ struct PluginLoaderTests {
             #expect(result.isError && result.output.contains("not allowed by files.write"), "\(path): \(result.output)")
         }
         #expect(try String(contentsOf: fixture.workspace.root.appendingPathComponent("knowledge/faq.md"), encoding: .utf8) == "opening hours: 9-17")
+        // Dangling links whose targets climb out (through a folder that does not exist yet) are refused too.
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-escape-\(UUID().uuidString)")
+        let notes = fixture.workspace.root.appendingPathComponent("notes")
+        let climb = String(repeating: "../", count: notes.pathComponents.count + 2)
+        try FileManager.default.createSymbolicLink(atPath: notes.appendingPathComponent("out").path, withDestinationPath: "x/" + climb + outside.path)
+        try FileManager.default.createSymbolicLink(atPath: notes.appendingPathComponent("last.md").path, withDestinationPath: "y/" + climb + outside.path + ".md")
+        for path in ["notes/out/pwn.md", "notes/last.md"] {
+            let result = await fixture.call("fixture_write", #"{"path": "\#(path)", "text": "x"}"#)
+            #expect(result.isError && result.output.contains("not allowed by files.write"), "\(path): \(result.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: outside.path) && !FileManager.default.fileExists(atPath: outside.path + ".md"))
+        #expect(!FileManager.default.fileExists(atPath: notes.appendingPathComponent("x").path))
         try await fixture.close()
     }
 

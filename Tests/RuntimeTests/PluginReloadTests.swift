@@ -100,6 +100,20 @@ struct PluginReloadTests {
         try await fixture.close()
     }
 
+    @Test("disabling unregisters and drains; enabling loads a new generation")
+    func disableAndEnable() async throws {
+        let fixture = try await Self.hotFixture()
+        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libHot.so", "enabled": false}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        #expect(try await fixture.catalog.reload(nil).map(\.outcome) == [.removed])
+        #expect(fixture.tools.definitions.isEmpty)
+        #expect(fixture.status("fixture_tools")?.state == .disabled && fixture.status("fixture_tools")?.functions == [])
+        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libHot.so"}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        let enabled = try await fixture.catalog.reload(nil)
+        #expect(enabled.map(\.outcome) == [.loaded] && enabled.first?.generation == 2)
+        #expect(await fixture.call("fixture_echo", #"{"text": "on"}"#).output == "echo: on")
+        try await fixture.close()
+    }
+
     @Test("an invalid tools.json stops the start with every problem named")
     func invalidToolsFileStopsStart() async throws {
         let workspace = try TestGateway.makeWorkspace()

@@ -31,6 +31,7 @@ public struct PermissionSet: Sendable, Equatable {
     /// Component-wise, so `/data/notes` does not admit `/data/notes-private`.
     public static func path(_ path: String, isInside roots: [String]) -> Bool {
         let components = Self.components(path)
+        guard !components.contains(where: { $0 == ".." || $0 == "." }) else { return false }
         return roots.contains { root in
             let rootComponents = Self.components(root)
             return components.count >= rootComponents.count && Array(components.prefix(rootComponents.count)) == rootComponents

@@ -171,18 +171,21 @@ public final class PluginCatalog: Sendable {
                     report = ReloadReport(name: target, outcome: .refused, generation: after?.loaded?.generation ?? 0, error: error.message, milliseconds: 0)
                 }
             } else {
+                // Disabled or gone: what served is unregistered and drained. A disabled entry keeps a record.
                 let removed = records.withLock { records -> Record? in
-                    guard var record = records[target] else { return nil }
+                    let old = records[target]
                     if let entry = file.plugins.first(where: { $0.name == target }) {
+                        var record = old ?? newRecord(entry)
                         record.entry = entry
                         record.loaded = nil
                         record.calls = nil
                         record.error = nil
+                        record.functions = []
                         records[target] = record
                     } else {
                         records[target] = nil
                     }
-                    return record
+                    return old
                 }
                 if let functions = removed?.functions { tools.replace(functions, with: []) }
                 if let old = removed?.calls { retired = (old, removed?.entry.permissions.timeoutSeconds ?? 30) }
@@ -280,6 +283,10 @@ public final class PluginCatalog: Sendable {
             logger: logger)
         let calls = GenerationCalls()
         var pluginTools: [PluginTool] = []
+        let names = toolPlugin.functions.map(\.name)
+        if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            throw PluginLoadError("the plugin declares the function '\(repeated)' twice")
+        }
         for function in toolPlugin.functions {
             guard let definition = PluginTool.definition(of: function) else {
                 throw PluginLoadError("function \(function.name): parameters is not a JSON Schema object")
@@ -302,7 +309,7 @@ public final class PluginCatalog: Sendable {
     private static func drain(_ calls: GenerationCalls, upTo limit: Duration) async {
         let deadline = ContinuousClock.now + limit
         while calls.inFlight.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
+            do { try await Task.sleep(for: .milliseconds(2)) } catch { return }
         }
     }
 }

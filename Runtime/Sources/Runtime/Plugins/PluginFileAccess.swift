@@ -64,9 +64,19 @@ struct PluginFileAccess: PluginFiles {
         return resolved
     }
 
+    /// The absolute path, `.` and `..` resolved lexically: no link is followed here (realpath does that, on the
+    /// whole path, afterwards).
     static func absolute(_ path: String, in workspace: URL) -> String {
         let joined = path.hasPrefix("/") ? path : workspace.path + "/" + path
-        return (joined as NSString).standardizingPath
+        var components: [Substring] = []
+        for component in joined.split(separator: "/") {
+            switch component {
+            case ".": continue
+            case "..": _ = components.popLast()
+            default: components.append(component)
+            }
+        }
+        return "/" + components.joined(separator: "/")
     }
 
     static func realPath(_ path: String) -> String? {
@@ -77,13 +87,16 @@ struct PluginFileAccess: PluginFiles {
 
     /// A path that does not exist yet: its nearest existing ancestor resolved, plus the rest (which holds no
     /// `..`, the path being standardized).
+    /// A dangling symbolic link on the way is refused (nil): the kernel would follow it where the check did not.
     static func resolveMissing(_ path: String) -> String? {
         var components = path.split(separator: "/").map(String.init)
         var rest: [String] = []
         while !components.isEmpty {
-            if let existing = realPath("/" + components.joined(separator: "/")) {
+            let prefix = "/" + components.joined(separator: "/")
+            if let existing = realPath(prefix) {
                 return ([existing == "/" ? "" : existing] + rest).joined(separator: "/")
             }
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: prefix)) != nil { return nil }
             rest.insert(components.removeLast(), at: 0)
         }
         return "/" + rest.joined(separator: "/")

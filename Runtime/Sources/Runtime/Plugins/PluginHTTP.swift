@@ -28,7 +28,7 @@ struct PluginHTTP: PluginHTTPClient {
             let addresses = await withCheckedContinuation { continuation in
                 DispatchQueue.global().async { continuation.resume(returning: PrivateAddress.resolve(bareHost)) }
             }
-            if let inside = addresses.first(where: PrivateAddress.isPrivate) {
+            if let inside = addresses.first(where: { PrivateAddress.isPrivate($0) && !permissions.allowsEgress(host: $0, port: port) }) {
                 throw PluginAccessDenied(
                     permission: "network", subject: "\(bareHost):\(port) (it resolves to the private address \(inside); list \(inside):\(port) to allow that)")
             }
@@ -37,7 +37,8 @@ struct PluginHTTP: PluginHTTPClient {
         outgoing.method = HTTPMethod(rawValue: request.method.uppercased())
         for header in request.headers { outgoing.headers.add(name: header.name, value: header.value) }
         if let body = request.body { outgoing.body = .bytes(ByteBuffer(bytes: body)) }
-        let timeout = TimeAmount.nanoseconds(Int64(min(request.timeoutSeconds, permissions.timeoutSeconds) * 1e9))
+        let asked = request.timeoutSeconds.isFinite && request.timeoutSeconds > 0 ? request.timeoutSeconds : permissions.timeoutSeconds
+        let timeout = TimeAmount.nanoseconds(Int64(min(asked, permissions.timeoutSeconds) * 1e9))
         let response = try await client.execute(outgoing, timeout: timeout)
         let body = try await response.body.collect(upTo: request.maxResponseBytes)
         return PluginHTTPResponse(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, body: Data(body.readableBytesView))

@@ -79,12 +79,16 @@ private final class DeadlineRace<T: Sendable>: Sendable {
     private let state = Mutex(State())
 
     func start(continuation: CheckedContinuation<T, any Error>, limit: Duration, work: @escaping @Sendable () async throws -> T) {
-        // Cancelled before the continuation existed: answer at once.
-        if let early = state.withLock({ $0.early }) {
+        // Cancelled before the continuation existed: answer at once. Checked and stored under one lock, so a
+        // cancellation cannot slip in between.
+        let early = state.withLock { state -> Result<T, any Error>? in
+            if state.early == nil { state.continuation = continuation }
+            return state.early
+        }
+        if let early {
             continuation.resume(with: early)
             return
         }
-        state.withLock { $0.continuation = continuation }
         let watch = DeadlineWatch.shared.add(deadline: .now + limit) { [self] in
             settle(.failure(ToolError("timed out after \(limit.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))) (permissions.timeout_seconds)")))
         }
