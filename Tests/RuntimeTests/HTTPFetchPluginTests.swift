@@ -65,11 +65,12 @@ struct HTTPFetchPluginTests {
     @Test("private, loopback, link-local, shared and unique-local addresses are recognised; public ones are not")
     func privateRanges() {
         for address in ["10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "127.0.0.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
-            "::1", "::", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "not-an-address"]
+            "::1", "::", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "::10.0.0.1", "64:ff9b::a00:1", "ff02::1", "192.0.0.8", "198.18.0.1", "198.19.255.255",
+            "not-an-address"]
         {
             #expect(PrivateAddress.isPrivate(address), "\(address)")
         }
-        for address in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"] {
+        for address in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "198.20.0.1", "192.0.2.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
             #expect(!PrivateAddress.isPrivate(address), "\(address)")
         }
         #expect(!PrivateAddress.mustResolve("127.0.0.1") && !PrivateAddress.mustResolve("::1") && !PrivateAddress.mustResolve("LOCALHOST"))

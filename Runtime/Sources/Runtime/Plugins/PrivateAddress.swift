@@ -12,6 +12,9 @@ enum PrivateAddress {
         if bytes[0] & 0xFE == 0xFC { return true }  // fc00::/7 unique local
         if bytes[0] == 0xFE, bytes[1] & 0xC0 == 0x80 { return true }  // fe80::/10 link local
         if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF { return isPrivateIPv4(Array(bytes[12..<16])) }  // ::ffff:a.b.c.d
+        if bytes[0..<12].allSatisfy({ $0 == 0 }) { return isPrivateIPv4(Array(bytes[12..<16])) }  // ::a.b.c.d (IPv4-compatible)
+        if bytes[0..<12].elementsEqual([0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0]) { return isPrivateIPv4(Array(bytes[12..<16])) }  // 64:ff9b::/96 NAT64
+        if bytes[0] == 0xFF { return true }  // ff00::/8 multicast
         return false
     }
 
@@ -23,7 +26,7 @@ enum PrivateAddress {
 
     private static func isPrivateIPv4(_ b: [UInt8]) -> Bool {
         b[0] == 0 || b[0] == 10 || b[0] == 127 || (b[0] == 169 && b[1] == 254) || (b[0] == 172 && b[1] & 0xF0 == 16) || (b[0] == 192 && b[1] == 168)
-            || (b[0] == 100 && b[1] & 0xC0 == 64) || b[0] >= 224
+            || (b[0] == 100 && b[1] & 0xC0 == 64) || b[0] >= 224 || (b[0] == 192 && b[1] == 0 && b[2] == 0) || (b[0] == 198 && b[1] & 0xFE == 18)
     }
 
     private static func ipv4(_ text: String) -> [UInt8]? {
