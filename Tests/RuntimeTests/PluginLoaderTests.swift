@@ -27,13 +27,22 @@ struct PluginLoaderTests {
             workspace = Workspace(root: root)
             try workspace.scaffold()
             if !dotenv.isEmpty { try dotenv.write(to: workspace.dotenvFile, atomically: true, encoding: .utf8) }
-            try #"{"version": 1, "plugins": [\#(entries)]}"#.write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
+            try Self.writeTools(entries, to: workspace)
             store = try SQLiteStore(path: workspace.dataDirectory.appendingPathComponent("test.sqlite").path)
             tools = ToolRegistry()
             catalog = PluginCatalog(
                 workspace: workspace, store: store, tools: tools, logger: Logger(label: "test"), searchDirectories: searchDirectories,
                 variables: variables, redactor: redactor)
             try catalog.loadAll()
+        }
+
+        /// Replaces the workspace's tools.json with these `plugins` entries (JSON objects, comma-separated).
+        func writeTools(_ entries: String) throws {
+            try Self.writeTools(entries, to: workspace)
+        }
+
+        static func writeTools(_ entries: String, to workspace: Workspace) throws {
+            try #"{"version": 1, "plugins": [\#(entries)]}"#.write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
         }
 
         func write(_ relative: String, _ text: String) throws {

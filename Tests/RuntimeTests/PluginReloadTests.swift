@@ -85,29 +85,29 @@ struct PluginReloadTests {
     func removalAndRefusals() async throws {
         let fixture = try await Self.hotFixture()
         await #expect(throws: PluginCatalog.ReloadRefused.self) { try await fixture.catalog.reload("nobody") }
-        try #"{"version": 1, "plugins": [{"name": "fixture_tools"}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        try fixture.writeTools(#"{"name": "fixture_tools"}"#)
         await #expect(throws: PluginCatalog.ReloadRefused.self) { try await fixture.catalog.reload(nil) }
         #expect(await fixture.call("fixture_echo", #"{"text": "kept"}"#).output == "echo: kept")
-        try #"{"version": 1, "plugins": []}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        try fixture.writeTools("")
         let reports = try await fixture.catalog.reload(nil)
         #expect(reports.map(\.outcome) == [.removed])
         #expect(fixture.tools.definitions.isEmpty && fixture.catalog.statuses.isEmpty)
         // Re-added: a new generation number, so a new staging path (glibc would return old code for an old path).
-        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libHot.so"}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        try fixture.writeTools(#"{"name": "fixture_tools", "file": "libHot.so"}"#)
         let readded = try await fixture.catalog.reload(nil)
         #expect(readded.map(\.outcome) == [.loaded] && readded.first?.generation == 2)
         #expect(await fixture.call("fixture_echo", #"{"text": "back"}"#).output == "echo: back")
         try await fixture.close()
     }
 
-    @Test("disabling unregisters and drains; enabling loads a new generation")
+    @Test("disabling unregisters the tools and keeps the plugin listed as disabled; enabling loads a new generation")
     func disableAndEnable() async throws {
         let fixture = try await Self.hotFixture()
-        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libHot.so", "enabled": false}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        try fixture.writeTools(#"{"name": "fixture_tools", "file": "libHot.so", "enabled": false}"#)
         #expect(try await fixture.catalog.reload(nil).map(\.outcome) == [.removed])
         #expect(fixture.tools.definitions.isEmpty)
         #expect(fixture.status("fixture_tools")?.state == .disabled && fixture.status("fixture_tools")?.functions == [])
-        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libHot.so"}]}"#.write(to: fixture.workspace.toolsFile, atomically: true, encoding: .utf8)
+        try fixture.writeTools(#"{"name": "fixture_tools", "file": "libHot.so"}"#)
         let enabled = try await fixture.catalog.reload(nil)
         #expect(enabled.map(\.outcome) == [.loaded] && enabled.first?.generation == 2)
         #expect(await fixture.call("fixture_echo", #"{"text": "on"}"#).output == "echo: on")

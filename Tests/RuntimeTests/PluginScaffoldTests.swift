@@ -23,11 +23,7 @@ struct PluginScaffoldTests {
     func buildsAndLoads() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-scaffold-\(UUID().uuidString)")
         let package = root.appendingPathComponent("word_count")
-        for (path, text) in try PluginScaffold.files(name: "word_count", kind: .tool, pluginAPIPath: Self.checkout.appendingPathComponent("PluginAPI").path) {
-            let url = package.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
+        try PluginScaffold.write(name: "word_count", kind: .tool, pluginAPIPath: Self.checkout.appendingPathComponent("PluginAPI").path, into: package)
         let (status, output) = try await offPool { try Self.swift(["test"], in: package) }
         #expect(status == 0, "\(output.suffix(2000))")
         #expect(output.contains("2 tests"))

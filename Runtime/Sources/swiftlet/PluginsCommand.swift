@@ -37,17 +37,11 @@ struct PluginsCommand: AsyncParsableCommand {
                 printError("\(folder.path) already exists")
                 throw ExitStatus.failure
             }
-            let files: [String: String]
             do {
-                files = try PluginScaffold.files(name: name, kind: kind, pluginAPIPath: api.path)
-            } catch {
-                printError(error.description)
+                try PluginScaffold.write(name: name, kind: kind, pluginAPIPath: api.path, into: folder)
+            } catch let refusal as PluginScaffold.Refusal {
+                printError(refusal.description)
                 throw ExitCode(64)
-            }
-            for (path, text) in files.sorted(by: { $0.key < $1.key }) {
-                let url = folder.appendingPathComponent(path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try text.write(to: url, atomically: true, encoding: .utf8)
             }
             print("created \(folder.path) (\(kind.rawValue) plugin \(name)); next: cd \(folder.path) && swift build -c release && swift test, then see its README.md")
         }

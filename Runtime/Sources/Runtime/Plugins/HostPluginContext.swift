@@ -11,7 +11,7 @@ struct HostPluginContext: PluginContext {
     let store: any PluginKeyValueStore
     let inbound: any InboundSink
     let permissions: PermissionSet
-    /// The process environment with the workspace `.env` over it.
+    /// The process environment, plus what the workspace `.env` sets that the environment does not.
     let variables: [String: String]
     let logger: Logger
 

@@ -159,8 +159,10 @@ public final class PluginCatalog: Sendable {
             var report: ReloadReport
             var retired: (calls: GenerationCalls, timeout: Double)?
             if let entry = file.plugins.first(where: { $0.name == target }), entry.enabled {
-                if records.withLock({ $0[target] }) == nil { records.withLock { $0[target] = newRecord(entry) } }
-                let before = records.withLock { $0[target] }
+                let before = records.withLock { records in
+                    if records[target] == nil { records[target] = newRecord(entry) }
+                    return records[target]
+                }
                 let result = install(entry)
                 let after = records.withLock { $0[target] }
                 switch result {

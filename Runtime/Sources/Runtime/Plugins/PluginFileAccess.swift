@@ -86,8 +86,8 @@ struct PluginFileAccess: PluginFiles {
     }
 
     /// A path that does not exist yet: its nearest existing ancestor resolved, plus the rest (which holds no
-    /// `..`, the path being standardized).
-    /// A dangling symbolic link on the way is refused (nil): the kernel would follow it where the check did not.
+    /// `..`, the path having been normalised by ``absolute(_:in:)``). A dangling symbolic link on the way is
+    /// refused (nil): the kernel would follow it where the check did not.
     static func resolveMissing(_ path: String) -> String? {
         var components = path.split(separator: "/").map(String.init)
         var rest: [String] = []

@@ -1,3 +1,4 @@
+public import Foundation
 public import PluginAPI
 
 /// The files of a new plugin package, as `swiftlet plugin new NAME --kind tool|channel` writes them: a package
@@ -12,6 +13,15 @@ public enum PluginScaffold {
     /// `my_tool` → `MyTool`: the product (`libMyTool.so`) and the Swift type prefix.
     public static func typeName(for name: String) -> String {
         name.split(whereSeparator: { $0 == "_" || $0 == "-" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    /// Writes the files of ``files(name:kind:pluginAPIPath:)`` into `folder`, creating it and its subfolders.
+    public static func write(name: String, kind: PluginKind, pluginAPIPath: String, into folder: URL) throws {
+        for (path, text) in try files(name: name, kind: kind, pluginAPIPath: pluginAPIPath).sorted(by: { $0.key < $1.key }) {
+            let url = folder.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
     }
 
     /// Relative path → contents.

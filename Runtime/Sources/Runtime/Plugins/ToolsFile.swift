@@ -97,15 +97,20 @@ public struct ToolsFile: Sendable, Equatable {
 
     /// The rule providers apply to tool (function) names: 1 to 64 of letters, digits, `_` and `-`.
     static func isValidToolName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count)
-            && name.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        isIdentifier(name, upperCase: true)
     }
 
-    /// 1 to 64 of a-z, 0-9, `_` and `-`, starting with a letter or digit.
+    /// A plugin's name: 1 to 64 of a-z, 0-9, `_` and `-`, starting with a letter or digit.
     static func isValidName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, (1...64).contains(name.utf8.count) else { return false }
-        func allowed(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) }
-        return allowed(first) && name.utf8.allSatisfy { allowed($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        isIdentifier(name, upperCase: false) && name.utf8.first.map { $0 != UInt8(ascii: "_") && $0 != UInt8(ascii: "-") } == true
+    }
+
+    private static func isIdentifier(_ name: String, upperCase: Bool) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (0x61...0x7A).contains(byte) || (upperCase && (0x41...0x5A).contains(byte)) || (0x30...0x39).contains(byte) || byte == UInt8(ascii: "_")
+                    || byte == UInt8(ascii: "-")
+            }
     }
 
     /// Parses and validates the text of a tools.json.

@@ -166,10 +166,11 @@ public protocol GatewayStore: Sendable {
     func markOutboxFailed(id: String, error: String, retryAt: Date?) async throws
 
     func appendTrace(_ events: [TraceEvent]) async throws
-    /// A plugin's own key-value entries (``PluginKeyValueStore``), by plugin name.
+    func traceEvents(messageID: String) async throws -> [TraceEvent]
+
+    /// A plugin's own key-value entries (``PluginKeyValueStore``), by plugin name; a nil value removes the key.
     func pluginValue(plugin: String, key: String) async throws -> String?
     func setPluginValue(plugin: String, key: String, value: String?) async throws
-    func traceEvents(messageID: String) async throws -> [TraceEvent]
 
     func sessionState(sessionID: String) async throws -> SessionState
     func updateSessionState(sessionID: String, _ state: SessionState) async throws

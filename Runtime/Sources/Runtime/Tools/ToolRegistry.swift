@@ -22,30 +22,25 @@ public final class ToolRegistry: Sendable {
     private let state = Mutex(State())
 
     public init(_ initial: [any AgentTool] = []) {
-        for tool in initial { register(tool) }
+        replace([], with: initial)
     }
 
     public func register(_ tool: any AgentTool) {
-        state.withLock {
-            $0.tools[tool.definition.name] = tool
-            $0.changed()
-        }
+        replace([], with: [tool])
     }
 
     /// Removes `names` and registers `tools` in one step, so no call sees a half-swapped set.
     func replace(_ names: [String], with tools: [any AgentTool]) {
         state.withLock {
-            for name in names { $0.tools.removeValue(forKey: name) }
+            var changed = !tools.isEmpty
+            for name in names where $0.tools.removeValue(forKey: name) != nil { changed = true }
             for tool in tools { $0.tools[tool.definition.name] = tool }
-            $0.changed()
+            if changed { $0.changed() }
         }
     }
 
     public func remove(_ name: String) {
-        state.withLock {
-            guard $0.tools.removeValue(forKey: name) != nil else { return }
-            $0.changed()
-        }
+        replace([name], with: [])
     }
 
     public var definitions: [ToolDefinition] {
