@@ -33,7 +33,7 @@ struct PluginLoaderTests {
             catalog = PluginCatalog(
                 workspace: workspace, store: store, tools: tools, logger: Logger(label: "test"), searchDirectories: searchDirectories,
                 variables: variables, redactor: redactor)
-            try catalog.loadAll()
+            try await catalog.loadAll()
         }
 
         /// Replaces the workspace's tools.json with these `plugins` entries (JSON objects, comma-separated).
@@ -106,14 +106,6 @@ struct PluginLoaderTests {
         #expect(fixture.status("missing")?.error?.hasPrefix("libNothingHere.so not found") == true)
         #expect(fixture.status("off")?.state == .disabled)
         #expect(await fixture.call("fixture_echo", #"{"text": "still here"}"#).output == "echo: still here")
-        try await fixture.close()
-    }
-
-    @Test("process isolation is refused, not silently run in-process")
-    func processIsolationIsNotFaked() async throws {
-        let fixture = try await Fixture(entries: #"{"name": "fixture_tools", "file": "libFixtureToolPlugin.so", "isolation": "process"}"#)
-        #expect(fixture.status("fixture_tools")?.state == .failed)
-        #expect(fixture.tools.definitions.isEmpty)
         try await fixture.close()
     }
 

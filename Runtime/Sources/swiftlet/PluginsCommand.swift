@@ -124,8 +124,13 @@ enum PluginTable {
                 + padded("calls", 8) + padded("errors", 8) + "functions / reason"
         ]
         for plugin in plugins {
-            let state = plugin["state"] as? String ?? "?"
-            let detail = state == "failed" ? (plugin["error"] as? String ?? "") : ((plugin["functions"] as? [String]) ?? []).joined(separator: ", ")
+            var state = plugin["state"] as? String ?? "?"
+            var detail = state == "failed" ? (plugin["error"] as? String ?? "") : ((plugin["functions"] as? [String]) ?? []).joined(separator: ", ")
+            // An isolated plugin whose process died: restarting until it is up again, and how it last ended.
+            if state == "loaded", plugin["running"] as? Bool == false { state = "restarting" }
+            if let restarts = plugin["restarts"] as? Int, restarts > 0 {
+                detail += " (restarted \(restarts)x; last exit: \(plugin["lastExit"] as? String ?? "?"))"
+            }
             lines.append(
                 padded(plugin["name"] as? String ?? "?", 18) + padded(plugin["version"] as? String ?? "-", 10) + padded(plugin["kind"] as? String ?? "-", 9)
                     + padded("\(plugin["generation"] as? Int ?? 0)", 5) + padded(plugin["isolation"] as? String ?? "?", 12) + padded(state, 10)

@@ -31,7 +31,7 @@ struct SwiftletPluginBench {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let catalog = PluginCatalog(workspace: workspace, store: store, tools: tools, logger: logger, searchDirectories: [directory])
-        let loaded = try catalog.loadAll()
+        let loaded = try await catalog.loadAll()
         guard loaded.first?.state == .loaded else {
             print("the fixture plugin did not load: \(loaded.first?.error ?? "not registered") (build it: swift build -c release --product FixtureToolPlugin)")
             return

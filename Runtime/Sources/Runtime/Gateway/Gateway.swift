@@ -68,7 +68,7 @@ public final class Gateway: Sendable {
         let state = GatewayState(workspace: workspace, config: config, configLoader: loader, store: store, authenticator: authenticator, logSink: logSink)
         do {
             // A plugin that fails to load is reported and skipped; only an unusable tools.json stops the start.
-            try state.plugins.loadAll()
+            try await state.plugins.loadAll()
         } catch {
             await state.plugins.shutdown()
             await state.router.shutdown()

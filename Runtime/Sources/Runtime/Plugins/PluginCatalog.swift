@@ -25,6 +25,11 @@ public final class PluginCatalog: Sendable {
         public var errors: Int
         public var functions: [String]
         public var sha256: String?
+        /// Isolated plugins: whether the child is up (false while it restarts), how often it was restarted after it
+        /// died, and how it last ended.
+        public var running: Bool?
+        public var restarts: Int?
+        public var lastExit: String?
     }
 
     /// What `swiftlet plugins reload` reports for one plugin.
@@ -78,6 +83,7 @@ public final class PluginCatalog: Sendable {
     private let staging: URL
     private let variables: [String: String]
     private let httpClient: HTTPClient
+    private let sandbox: SandboxTools
     private let records = Mutex<[String: Record]>([:])
     private let order = Mutex<[String]>([])
     private let reloading = Atomic<Bool>(false)
@@ -93,7 +99,7 @@ public final class PluginCatalog: Sendable {
     ///   - redactor: receives every plugin secret value (`SWIFTLET_SECRET_*`), so no log line shows one.
     public init(
         workspace: Workspace, store: any GatewayStore, tools: ToolRegistry, logger: Logger, searchDirectories: [URL]? = nil,
-        variables: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor? = nil
+        variables: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor? = nil, hostExecutable: URL? = nil
     ) {
         self.workspace = workspace
         self.store = store
@@ -106,6 +112,7 @@ public final class PluginCatalog: Sendable {
             variables.merge(DotEnvFile.parse(text).file.variables) { fromEnvironment, _ in fromEnvironment }
         }
         self.variables = variables
+        self.sandbox = SandboxTools(variables: variables, hostExecutable: hostExecutable)
         for (name, value) in variables where name.hasPrefix(HostPluginContext.secretPrefix) && !value.isEmpty { redactor?.register(value) }
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
@@ -114,14 +121,14 @@ public final class PluginCatalog: Sendable {
 
     /// Loads every enabled plugin of tools.json at start; an unreadable or invalid tools.json loads none and throws.
     @discardableResult
-    public func loadAll() throws -> [Status] {
+    public func loadAll() async throws -> [Status] {
         let file = try ToolsFile.load(workspace.toolsFile)
         try? FileManager.default.removeItem(at: staging)
         order.withLock { $0 = file.plugins.map(\.name) }
         for entry in file.plugins {
             records.withLock { $0[entry.name] = newRecord(entry) }
             guard entry.enabled else { continue }
-            _ = install(entry)
+            _ = await install(entry)
         }
         return statuses
     }
@@ -157,18 +164,18 @@ public final class PluginCatalog: Sendable {
         for target in targets {
             let started = ContinuousClock.now
             var report: ReloadReport
-            var retired: (calls: GenerationCalls, timeout: Double)?
+            var retired: (calls: GenerationCalls, timeout: Double, process: IsolatedPlugin?)?
             if let entry = file.plugins.first(where: { $0.name == target }), entry.enabled {
                 let before = records.withLock { records in
                     if records[target] == nil { records[target] = newRecord(entry) }
                     return records[target]
                 }
-                let result = install(entry)
+                let result = await install(entry)
                 let after = records.withLock { $0[target] }
                 switch result {
                 case .success(let generation):
                     report = ReloadReport(name: target, outcome: before?.loaded == nil ? .loaded : .reloaded, generation: generation, milliseconds: 0)
-                    if let old = before?.calls { retired = (old, before?.entry.permissions.timeoutSeconds ?? 30) }
+                    if let old = before?.calls { retired = (old, before?.entry.permissions.timeoutSeconds ?? 30, before?.loaded?.process) }
                 case .failure(let error):
                     report = ReloadReport(name: target, outcome: .refused, generation: after?.loaded?.generation ?? 0, error: error.message, milliseconds: 0)
                 }
@@ -190,10 +197,13 @@ public final class PluginCatalog: Sendable {
                     return old
                 }
                 if let functions = removed?.functions { tools.replace(functions, with: []) }
-                if let old = removed?.calls { retired = (old, removed?.entry.permissions.timeoutSeconds ?? 30) }
+                if let old = removed?.calls { retired = (old, removed?.entry.permissions.timeoutSeconds ?? 30, removed?.loaded?.process) }
                 report = ReloadReport(name: target, outcome: .removed, generation: 0, milliseconds: 0)
             }
-            if let retired { await Self.drain(retired.calls, upTo: .milliseconds(Int64((retired.timeout + 1) * 1000))) }
+            if let retired {
+                await Self.drain(retired.calls, upTo: .milliseconds(Int64((retired.timeout + 1) * 1000)))
+                await retired.process?.stop()
+            }
             report.milliseconds = (ContinuousClock.now - started).milliseconds
             logger.notice(
                 "plugin \(report.outcome.rawValue)",
@@ -208,17 +218,24 @@ public final class PluginCatalog: Sendable {
         return records.withLock { records in names.compactMap { records[$0].map(Self.status) } }
     }
 
+    /// Stops every isolated plugin's process, then the plugins' HTTP client.
     public func shutdown() async {
+        let processes = records.withLock { $0.values.compactMap { $0.loaded?.process } }
+        await withTaskGroup(of: Void.self) { group in
+            for process in processes { group.addTask { await process.stop() } }
+        }
         try? await httpClient.shutdown()
     }
 
     private static func status(_ record: Record) -> Status {
-        Status(
+        let health = record.loaded?.process?.health
+        return Status(
             name: record.entry.name, version: record.loaded?.metadata.version, kind: record.loaded?.metadata.kind.rawValue,
             generation: record.loaded?.generation ?? 0, isolation: record.entry.isolation.rawValue,
             state: !record.entry.enabled ? .disabled : (record.loaded == nil ? .failed : .loaded), error: record.error,
             calls: record.counters.calls.load(ordering: .relaxed), errors: record.counters.errors.load(ordering: .relaxed),
-            functions: record.functions, sha256: record.loaded?.sha256)
+            functions: record.functions, sha256: record.loaded?.sha256, running: health?.running, restarts: health?.restarts,
+            lastExit: health?.lastExit)
     }
 
     private func newRecord(_ entry: ToolsFile.PluginEntry) -> Record {
@@ -228,14 +245,14 @@ public final class PluginCatalog: Sendable {
     }
 
     /// Loads a new generation of `entry` and swaps it in; on failure the record keeps what it had.
-    private func install(_ entry: ToolsFile.PluginEntry) -> Result<Int, PluginLoadError> {
+    private func install(_ entry: ToolsFile.PluginEntry) async -> Result<Int, PluginLoadError> {
         guard var record = records.withLock({ $0[entry.name] }) else { return .failure(PluginLoadError("not registered")) }
         record.entry = entry
         record.generationCounter += 1
         lastGeneration.withLock { $0[entry.name] = record.generationCounter }
         let prepared: Prepared
         do {
-            prepared = try prepare(entry, generation: record.generationCounter, currentFunctions: record.functions, counters: record.counters)
+            prepared = try await prepare(entry, generation: record.generationCounter, currentFunctions: record.functions, counters: record.counters)
         } catch {
             logger.error("plugin not loaded; the gateway runs on without it", metadata: ["plugin": "\(entry.name)", "reason": "\(error.message)"])
             records.withLock { records in
@@ -264,18 +281,11 @@ public final class PluginCatalog: Sendable {
         return .success(prepared.generation.generation)
     }
 
-    private func prepare(_ entry: ToolsFile.PluginEntry, generation number: Int, currentFunctions: [String], counters: PluginCallCounters) throws(PluginLoadError)
+    private func prepare(_ entry: ToolsFile.PluginEntry, generation number: Int, currentFunctions: [String], counters: PluginCallCounters) async throws(PluginLoadError)
         -> Prepared
     {
-        guard entry.isolation == .inProcess else {
-            throw PluginLoadError("\"isolation\": \"process\" is not available in this build; the plugin is not run in-process in its place")
-        }
         guard let file = PluginLoader.locate(entry.file, searchDirectories: searchDirectories) else {
             throw PluginLoadError("\(entry.file) not found (looked in \(searchDirectories.map(\.path).joined(separator: ", ")))")
-        }
-        let generation = try PluginLoader.load(entry: entry, file: file, generation: number, staging: staging)
-        guard let toolPlugin = generation.plugin as? any ToolPlugin else {
-            throw PluginLoadError("channel plugins are loaded by the channel system (issue 6); only tool plugins are served for now")
         }
         let context = HostPluginContext(
             pluginName: entry.name, configuration: entry.configuration,
@@ -283,6 +293,41 @@ public final class PluginCatalog: Sendable {
             http: PluginHTTP(client: httpClient, permissions: entry.permissions), store: PluginStoreSlice(plugin: entry.name, store: store),
             inbound: RefusingInboundSink(plugin: entry.name), permissions: entry.permissions, variables: variables,
             logger: logger)
+        let generation: LoadedGeneration
+        switch entry.isolation {
+        case .inProcess:
+            generation = try PluginLoader.load(entry: entry, file: file, generation: number, staging: staging)
+        case .process:
+            let (copy, digest) = try PluginLoader.stage(entry: entry, file: file, generation: number, staging: staging)
+            let launch = try sandbox.launch(entry, plugin: copy, workspace: workspace.root, variables: variables)
+            let process = IsolatedPlugin(name: entry.name, launch: launch, services: context, logger: logger)
+            let handshake: PluginWire.Handshake
+            do {
+                handshake = try await process.start()
+            } catch {
+                await process.stop()
+                throw error
+            }
+            generation = LoadedGeneration(
+                generation: number, plugin: IsolatedToolPlugin(metadata: handshake.metadata, functions: handshake.functions, process: process),
+                metadata: handshake.metadata, path: copy, sha256: digest, process: process)
+        }
+        do {
+            let (tools, calls) = try registryTools(of: generation, entry: entry, context: context, currentFunctions: currentFunctions, counters: counters)
+            return Prepared(generation: generation, tools: tools, calls: calls)
+        } catch {
+            await generation.process?.stop()
+            throw error
+        }
+    }
+
+    /// The registry tools of a loaded generation, after the checks its functions must pass.
+    private func registryTools(
+        of generation: LoadedGeneration, entry: ToolsFile.PluginEntry, context: HostPluginContext, currentFunctions: [String], counters: PluginCallCounters
+    ) throws(PluginLoadError) -> ([PluginTool], GenerationCalls) {
+        guard let toolPlugin = generation.plugin as? any ToolPlugin else {
+            throw PluginLoadError("channel plugins are loaded by the channel system (issue 6); only tool plugins are served for now")
+        }
         let calls = GenerationCalls()
         var pluginTools: [PluginTool] = []
         let names = toolPlugin.functions.map(\.name)
@@ -304,7 +349,7 @@ public final class PluginCatalog: Sendable {
                     definition: definition, plugin: toolPlugin, context: context, timeout: .milliseconds(Int64(entry.permissions.timeoutSeconds * 1000)),
                     counters: counters, calls: calls))
         }
-        return Prepared(generation: generation, tools: pluginTools, calls: calls)
+        return (pluginTools, calls)
     }
 
     /// Waits until no call runs on a retired generation, or `limit` passes (a call that ignores its deadline).

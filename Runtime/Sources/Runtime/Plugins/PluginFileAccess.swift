@@ -25,6 +25,13 @@ struct PluginFileAccess: PluginFiles {
         readableRoots = resolve(permissions.read) + writableRoots
     }
 
+    /// Roots already resolved (an isolated plugin's host receives them from the gateway).
+    init(workspace: URL, readableRoots: [String], writableRoots: [String]) {
+        self.workspace = workspace
+        self.readableRoots = readableRoots
+        self.writableRoots = writableRoots
+    }
+
     func read(_ path: String) throws -> Data {
         let resolved = try resolve(path, roots: readableRoots, permission: "files.read", mustExist: true)
         return try Data(contentsOf: URL(fileURLWithPath: resolved))

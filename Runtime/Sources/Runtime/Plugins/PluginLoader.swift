@@ -22,6 +22,8 @@ struct LoadedGeneration: Sendable {
     /// The generation's private copy, which the process stays mapped to.
     var path: URL
     var sha256: String
+    /// The sandboxed child that runs it, for `"isolation": "process"`; nil in-process.
+    var process: IsolatedPlugin? = nil
 }
 
 /// Maps plugin files into the process.
@@ -39,6 +41,14 @@ enum PluginLoader {
     /// Copies `file` to `<staging>/<name>/g<generation>-<file name>`, checks its checksum and ABI version, and
     /// creates the plugin. What is hashed is exactly what is loaded: the bytes read once, written to the copy.
     static func load(entry: ToolsFile.PluginEntry, file: URL, generation: Int, staging: URL) throws(PluginLoadError) -> LoadedGeneration {
+        let (copy, digest) = try stage(entry: entry, file: file, generation: generation, staging: staging)
+        let (plugin, metadata) = try open(copy, name: entry.name)
+        return LoadedGeneration(generation: generation, plugin: plugin, metadata: metadata, path: copy, sha256: digest)
+    }
+
+    /// Copies `file` to the generation's own path after checking the checksum tools.json records; returns the copy
+    /// and its SHA-256. An isolated plugin's host opens the copy inside its sandbox, so the gateway never maps it.
+    static func stage(entry: ToolsFile.PluginEntry, file: URL, generation: Int, staging: URL) throws(PluginLoadError) -> (copy: URL, sha256: String) {
         let bytes: Data
         do {
             bytes = try Data(contentsOf: file)
@@ -58,7 +68,12 @@ enum PluginLoader {
         } catch {
             throw PluginLoadError("cannot stage the plugin at \(copy.path): \(error.localizedDescription)")
         }
+        return (copy, digest)
+    }
 
+    /// Maps a staged copy into this process and creates its plugin: the ABI version first (a plain C call), then
+    /// the factory, then the metadata checks against the tools.json `name`.
+    static func open(_ copy: URL, name: String) throws(PluginLoadError) -> (plugin: any Plugin, metadata: PluginMetadata) {
         guard let handle = dlopen(copy.path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             throw PluginLoadError("dlopen failed: \(lastDynamicLinkerError())")
         }
@@ -78,12 +93,7 @@ enum PluginLoader {
         }
         let plugin = PluginExport.take(exported).plugin
         let metadata = plugin.metadata
-        guard metadata.name == entry.name else {
-            throw PluginLoadError("the plugin calls itself '\(metadata.name)' but tools.json registers it as '\(entry.name)'")
-        }
-        guard metadata.abiVersion == PluginABI.version else {
-            throw PluginLoadError("ABI version mismatch: the plugin's metadata says ABI \(metadata.abiVersion), this gateway speaks \(PluginABI.version)")
-        }
+        try check(metadata, name: name)
         switch metadata.kind {
         case .tool where !(plugin is any ToolPlugin):
             throw PluginLoadError("the plugin says it is a tool plugin but does not conform to ToolPlugin")
@@ -92,7 +102,17 @@ enum PluginLoader {
         default:
             break
         }
-        return LoadedGeneration(generation: generation, plugin: plugin, metadata: metadata, path: copy, sha256: digest)
+        return (plugin, metadata)
+    }
+
+    /// The checks a plugin's own description must pass, wherever it was loaded.
+    static func check(_ metadata: PluginMetadata, name: String) throws(PluginLoadError) {
+        guard metadata.name == name else {
+            throw PluginLoadError("the plugin calls itself '\(metadata.name)' but tools.json registers it as '\(name)'")
+        }
+        guard metadata.abiVersion == PluginABI.version else {
+            throw PluginLoadError("ABI version mismatch: the plugin's metadata says ABI \(metadata.abiVersion), this gateway speaks \(PluginABI.version)")
+        }
     }
 
     private static func lastDynamicLinkerError() -> String {

@@ -84,8 +84,8 @@ public struct ToolsFile: Sendable, Equatable {
         let data = try Data(contentsOf: url)
         do {
             return try parse(data)
-        } catch let invalid as Invalid {
-            throw Invalid(file: url.path, issues: invalid.issues)
+        } catch {
+            throw Invalid(file: url.path, issues: error.issues)
         }
     }
 

@@ -1,6 +1,13 @@
 /// Splits a byte stream into lines (LF or CRLF), across chunk boundaries.
 struct LineSplitter {
+    /// A longer line is cut to this many bytes and ends in "…": a stream without newlines is never held whole.
+    let maxLineBytes: Int
     private var pending: [UInt8] = []
+    private var cut = false
+
+    init(maxLineBytes: Int = .max) {
+        self.maxLineBytes = maxLineBytes
+    }
 
     /// The complete lines in `bytes` plus what was pending, without their terminators.
     mutating func append(_ bytes: some BidirectionalCollection<UInt8>) -> [String] {
@@ -9,25 +16,39 @@ struct LineSplitter {
         // Whole lines are decoded straight from the chunk; only a line cut by the chunk's end is copied.
         while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
             var line = bytes[start..<newline]
-            if pending.isEmpty {
+            if pending.isEmpty, !cut {
                 if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-                lines.append(String(decoding: line, as: UTF8.self))
+                lines.append(line.count > maxLineBytes ? String(decoding: line.prefix(maxLineBytes), as: UTF8.self) + "…" : String(decoding: line, as: UTF8.self))
             } else {
-                pending.append(contentsOf: line)
+                keep(line)
                 if pending.last == UInt8(ascii: "\r") { pending.removeLast() }
-                lines.append(String(decoding: pending, as: UTF8.self))
+                lines.append(String(decoding: pending, as: UTF8.self) + (cut ? "…" : ""))
                 pending.removeAll(keepingCapacity: true)
+                cut = false
             }
             start = bytes.index(after: newline)
         }
-        pending.append(contentsOf: bytes[start...])
+        keep(bytes[start...])
         return lines
+    }
+
+    private mutating func keep(_ bytes: some Collection<UInt8>) {
+        let room = maxLineBytes - pending.count
+        if bytes.count > room {
+            pending.append(contentsOf: bytes.prefix(room))
+            cut = true
+        } else {
+            pending.append(contentsOf: bytes)
+        }
     }
 
     /// What is left after the stream ended without a final newline.
     mutating func finish() -> String? {
-        defer { pending.removeAll() }
-        return pending.isEmpty ? nil : String(decoding: pending, as: UTF8.self)
+        defer {
+            pending.removeAll()
+            cut = false
+        }
+        return pending.isEmpty && !cut ? nil : String(decoding: pending, as: UTF8.self) + (cut ? "…" : "")
     }
 }
 

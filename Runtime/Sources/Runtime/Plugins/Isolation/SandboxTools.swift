@@ -1,0 +1,67 @@
+import Foundation
+import PluginAPI
+
+/// What starting an isolated plugin needs from the machine: `bwrap`, the `swiftlet` executable that serves as
+/// the plugin host, and the folders of the libraries it runs on.
+struct SandboxTools: Sendable {
+    /// `bwrap` from the PATH, nil when bubblewrap is not installed.
+    let bubblewrap: String?
+    let hostExecutable: URL?
+    /// The folders of the shared libraries this process has mapped (the Swift runtime, `libPluginAPI.so`), which
+    /// the plugin host, built with it, needs as well.
+    let libraryDirectories: [String]
+
+    init(variables: [String: String], hostExecutable: URL?) {
+        let path = variables["PATH"].map { $0.split(separator: ":").map(String.init) } ?? []
+        bubblewrap = (path + ["/usr/bin", "/bin", "/usr/local/bin"]).map { $0 + "/bwrap" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        // Resolved, so the folder it loads libPluginAPI.so from ($ORIGIN) is the one mounted.
+        self.hostExecutable = (hostExecutable ?? Bundle.main.executableURL.map { $0.deletingLastPathComponent().appendingPathComponent("swiftlet") })?
+            .resolvingSymlinksInPath()
+        // Read to the end: String(contentsOfFile:) stops at 4 KB on /proc files, which report a size of 0.
+        let maps = FileHandle(forReadingAtPath: "/proc/self/maps").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
+        // The executable's own folder too: it finds libPluginAPI.so there ($ORIGIN).
+        libraryDirectories = SandboxPlan.libraryDirectories(maps: maps) + [self.hostExecutable?.deletingLastPathComponent().path].compactMap { $0 }
+    }
+
+    /// The sandbox of `entry`: its whitelisted roots, the staged plugin, the host executable and its libraries,
+    /// nothing else; no network (HTTP goes through the gateway, which checks `network`).
+    func launch(_ entry: ToolsFile.PluginEntry, plugin copy: URL, workspace: URL, variables: [String: String]) throws(PluginLoadError) -> IsolatedPlugin.Launch {
+        guard let bubblewrap else {
+            throw PluginLoadError("\"isolation\": \"process\" needs bubblewrap (bwrap), which is not installed: apt-get install bubblewrap")
+        }
+        guard let hostExecutable, FileManager.default.isExecutableFile(atPath: hostExecutable.path) else {
+            throw PluginLoadError("the plugin host \(hostExecutable?.path ?? "swiftlet") is missing: build swiftlet (swift build)")
+        }
+        let access = PluginFileAccess(workspace: workspace, permissions: entry.permissions)
+        // A writable root that does not exist yet is created, so it can be mounted (the plugin may create it anyway).
+        for root in access.writableRoots where !FileManager.default.fileExists(atPath: root) {
+            try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        }
+        var plan = SandboxPlan(command: [hostExecutable.path, "plugin-host"])
+        let system = SandboxPlan.system { path in try? FileManager.default.destinationOfSymbolicLink(atPath: path) }
+        plan.readOnly = system.readOnly + libraryDirectories.filter { !PermissionSet.path($0, isInside: ["/usr"]) } + [hostExecutable.path, copy.path]
+            + access.readableRoots.filter { !access.writableRoots.contains($0) }
+        plan.readWrite = access.writableRoots
+        plan.symlinks = system.symlinks
+        var environment: [String: String?] = [:]
+        for name in entry.permissions.environment { environment[name] = variables[name] }
+        var secrets: [String: String?] = [:]
+        for name in entry.permissions.secrets { secrets[name] = variables[HostPluginContext.secretVariable(name)].flatMap { $0.isEmpty ? nil : $0 } }
+        let initialize = PluginWire.Initialize(
+            plugin: copy.path, name: entry.name, configuration: entry.configuration, workspace: workspace.path, readableRoots: access.readableRoots,
+            writableRoots: access.writableRoots, environment: environment, secrets: secrets, memoryMB: entry.permissions.memoryMB,
+            exec: entry.permissions.exec)
+        return IsolatedPlugin.Launch(executable: bubblewrap, arguments: plan.arguments, initialize: initialize)
+    }
+}
+
+/// The registry's view of an isolated plugin: its functions as the child reported them, each call sent to it.
+struct IsolatedToolPlugin: ToolPlugin {
+    let metadata: PluginMetadata
+    let functions: [ToolFunction]
+    let process: IsolatedPlugin
+
+    func invoke(_ call: ToolInvocation, context: any PluginContext) async throws -> String {
+        try await process.call(call)
+    }
+}

@@ -1,0 +1,98 @@
+/// What a bubblewrap sandbox shows the code inside it, and the `bwrap` arguments that build it.
+///
+/// Pure: the caller resolves paths on the host first. Every path is mounted at the same absolute path inside,
+/// so a path means the same on both sides. Nothing else of the host's file system is there: no /etc, no /home,
+/// no /root, no /var; /tmp is an empty tmpfs of bounded size; /proc and /dev are the sandbox's own. The root
+/// itself is read-only, so the folders bwrap creates to mount on cannot be written either.
+struct SandboxPlan: Sendable, Equatable {
+    /// Host paths (folders or files) mounted read-only. A missing one is skipped.
+    var readOnly: [String] = []
+    /// Host paths mounted writable. A missing one is skipped.
+    var readWrite: [String] = []
+    /// Symbolic links to create inside: `link` pointing at `target`.
+    var symlinks: [Link] = []
+    /// Whether the sandbox keeps the host's network; otherwise it has a network namespace of its own with only
+    /// a loopback device, and reaches nothing outside.
+    var shareNetwork = false
+    /// Variables the sandboxed program starts with; nothing else of the gateway's environment passes.
+    var environment: [(name: String, value: String)] = [("HOME", "/tmp"), ("LANG", "C.UTF-8")]
+    /// The size of the sandbox's own /tmp (memory, so it is bounded).
+    var temporaryBytes = 64 << 20
+    var command: [String]
+
+    struct Link: Sendable, Equatable {
+        var target: String
+        var link: String
+    }
+
+    init(command: [String]) {
+        self.command = command
+    }
+
+    static func == (lhs: SandboxPlan, rhs: SandboxPlan) -> Bool {
+        lhs.arguments == rhs.arguments
+    }
+
+    /// The system part every sandbox gets: `/usr` read-only, and `/bin`, `/lib`, `/lib64` and `/sbin` as the
+    /// host has them (links into `/usr` on a merged-/usr system, read-only mounts otherwise).
+    ///
+    /// - Parameter symlinkTarget: the target of a host path that is a symbolic link, nil for anything else.
+    static func system(symlinkTarget: (String) -> String?) -> (readOnly: [String], symlinks: [Link]) {
+        var readOnly = ["/usr"]
+        var symlinks: [Link] = []
+        for path in ["/bin", "/lib", "/lib64", "/sbin"] {
+            if let target = symlinkTarget(path) {
+                symlinks.append(Link(target: target, link: path))
+            } else {
+                readOnly.append(path)
+            }
+        }
+        return (readOnly, symlinks)
+    }
+
+    /// The arguments of `bwrap`, ending with `--` and the command.
+    ///
+    /// Every namespace is unshared (user, IPC, PID, UTS, cgroup and, unless ``shareNetwork``, network); all
+    /// capabilities are dropped (as root without `--cap-drop ALL` a sandboxed process could remount a read-only
+    /// bind writable); the sandbox dies with the gateway and runs in a new session (no terminal injection).
+    /// Mounts go parents first, so a writable folder inside a read-only one stays writable.
+    var arguments: [String] {
+        var arguments = ["--unshare-all"]
+        if shareNetwork { arguments.append("--share-net") }
+        arguments += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        for (name, value) in environment { arguments += ["--setenv", name, value] }
+        arguments += ["--proc", "/proc", "--dev", "/dev", "--size", String(temporaryBytes), "--tmpfs", "/tmp"]
+        let mounts = (readOnly.map { ($0, false) } + readWrite.map { ($0, true) })
+            .map { (path: Self.normalised($0.0), writable: $0.1) }
+            .sorted { Self.depth($0.path) < Self.depth($1.path) || (Self.depth($0.path) == Self.depth($1.path) && !$0.writable && $1.writable) }
+        var seen: Set<String> = []
+        for mount in mounts where seen.insert("\(mount.path)\u{0}\(mount.writable)").inserted {
+            arguments += [mount.writable ? "--bind-try" : "--ro-bind-try", mount.path, mount.path]
+        }
+        for link in symlinks { arguments += ["--symlink", link.target, link.link] }
+        arguments += ["--remount-ro", "/", "--chdir", "/", "--"]
+        return arguments + command
+    }
+
+    private static func normalised(_ path: String) -> String {
+        "/" + path.split(separator: "/").joined(separator: "/")
+    }
+
+    private static func depth(_ path: String) -> Int {
+        path.split(separator: "/").count
+    }
+
+    /// The folders of the shared libraries a process has mapped, from the text of its `/proc/<pid>/maps`:
+    /// what a program of the same build needs mounted to start inside a sandbox.
+    static func libraryDirectories(maps: String) -> [String] {
+        var directories: [String] = []
+        for line in maps.split(separator: "\n") {
+            guard let slash = line.firstIndex(of: "/") else { continue }
+            let path = line[slash...]
+            guard path.contains(".so"), let last = path.lastIndex(of: "/") else { continue }
+            let directory = String(path[..<last])
+            if !directory.isEmpty, !directories.contains(directory) { directories.append(directory) }
+        }
+        return directories
+    }
+}

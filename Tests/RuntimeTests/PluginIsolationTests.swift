@@ -1,0 +1,227 @@
+import FakeProviders
+import Foundation
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import Runtime
+
+/// Plugins with `"isolation": "process"`: the fixture plugin served by `swiftlet plugin-host` (the real executable,
+/// built beside this test binary) inside bubblewrap.
+@Suite("Plugins: process isolation in a bubblewrap sandbox")
+struct PluginIsolationTests {
+    typealias Fixture = PluginLoaderTests.Fixture
+
+    static func isolated(_ permissions: String = "{}") -> String {
+        #"{"name": "fixture_tools", "file": "libFixtureToolPlugin.so", "isolation": "process", "permissions": \#(permissions)}"#
+    }
+
+    static func inProcess(_ permissions: String = "{}") -> String {
+        #"{"name": "fixture_tools", "file": "libFixtureToolPlugin.so", "permissions": \#(permissions)}"#
+    }
+
+    @Test("an isolated plugin loads in its sandbox and serves calls, store and failures included")
+    func loadsAndServes() async throws {
+        let fixture = try await Fixture(entries: Self.isolated())
+        let status = try #require(fixture.status("fixture_tools"))
+        #expect(status.state == .loaded && status.isolation == "process" && status.version == "0.0.1" && status.kind == "tool", "\(status)")
+        #expect(status.restarts == 0 && status.functions.contains("fixture_echo"))
+        #expect(await fixture.call("fixture_echo", #"{"text": "across the boundary"}"#) == ("echo: across the boundary", false))
+        #expect(await fixture.call("fixture_echo", "{}") == ("error: missing argument 'text'", true))
+        // The key-value store lives in the gateway: the child asks for it over the pipe.
+        #expect(await fixture.call("fixture_count").output == "1")
+        #expect(await fixture.call("fixture_count").output == "2")
+        #expect(try await fixture.store.pluginValue(plugin: "fixture_tools", key: "count") == "2")
+        // Text a plugin prints to standard output goes to the log, not into the protocol.
+        #expect(await fixture.call("fixture_print") == ("printed", false))
+        #expect(await fixture.call("fixture_echo", #"{"text": "still framed"}"#) == ("echo: still framed", false))
+        try await fixture.close()
+    }
+
+    @Test("the whitelist holds through the context in the sandbox: unlisted path, host, env var and secret are refused")
+    func contextWhitelist() async throws {
+        try await FakeProviderServer.withServer(FakeProvider()) { server in
+            let fixture = try await Fixture(
+                entries: Self.isolated(
+                    #"{"files": {"read": ["knowledge"], "write": ["notes"]}, "network": ["127.0.0.1:\#(server.port)"], "env": ["FIXTURE_LISTED"], "secrets": ["api_key"]}"#),
+                variables: ["FIXTURE_LISTED": "visible", "FIXTURE_HIDDEN": "hidden", "SWIFTLET_SECRET_API_KEY": "k-123456", "SWIFTLET_SECRET_OTHER": "x"])
+            try fixture.write("knowledge/faq.md", "opening hours: 9-17")
+            try fixture.write("private/diary.md", "secret diary")
+            #expect(await fixture.call("fixture_read", #"{"path": "knowledge/faq.md"}"#) == ("opening hours: 9-17", false))
+            for path in ["private/diary.md", "knowledge/../private/diary.md", "/etc/passwd"] {
+                let result = await fixture.call("fixture_read", #"{"path": "\#(path)"}"#)
+                #expect(result.isError && result.output.contains("not allowed by files.read"), "\(path): \(result.output)")
+            }
+            #expect(await fixture.call("fixture_write", #"{"path": "notes/today.md", "text": "hi"}"#) == ("written", false))
+            #expect(try String(contentsOf: fixture.workspace.root.appendingPathComponent("notes/today.md"), encoding: .utf8) == "hi")
+            let refusedWrite = await fixture.call("fixture_write", #"{"path": "knowledge/faq.md", "text": "x"}"#)
+            #expect(refusedWrite.isError && refusedWrite.output.contains("not allowed by files.write"))
+
+            #expect(await fixture.call("fixture_fetch", #"{"url": "\#(server.baseURL)/nowhere"}"#) == ("404: 404 page not found", false))
+            let refusedHost = await fixture.call("fixture_fetch", #"{"url": "http://127.0.0.1:1/"}"#)
+            #expect(refusedHost.isError && refusedHost.output.contains("127.0.0.1:1 is not allowed by network"), "\(refusedHost.output)")
+
+            #expect(await fixture.call("fixture_env", #"{"name": "FIXTURE_LISTED"}"#) == ("visible", false))
+            let hidden = await fixture.call("fixture_env", #"{"name": "FIXTURE_HIDDEN"}"#)
+            #expect(hidden.isError && hidden.output.contains("FIXTURE_HIDDEN is not allowed by env"))
+            #expect(await fixture.call("fixture_secret", #"{"name": "api_key"}"#) == ("secret has 8 characters", false))
+            let other = await fixture.call("fixture_secret", #"{"name": "other"}"#)
+            #expect(other.isError && other.output.contains("other is not allowed by secrets"))
+            try await fixture.close()
+        }
+    }
+
+    /// A TCP listener on the host's loopback for the raw-connect calls.
+    static func withListener(_ body: (Int) async throws -> Void) async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        defer { channel.close(promise: nil) }
+        try await body(channel.localAddress?.port ?? 0)
+    }
+
+    @Test("code that bypasses the context is stopped by the kernel: files, network, environment and exec")
+    func kernelEnforcement() async throws {
+        try await Self.withListener { port in
+            let permissions = #"{"files": {"read": ["knowledge"], "write": ["notes"]}}"#
+            let isolated = try await Fixture(entries: Self.isolated(permissions), variables: ["FIXTURE_HIDDEN": "hidden"])
+            try isolated.write("knowledge/faq.md", "faq")
+            try isolated.write("private/diary.md", "secret diary")
+            let diary = isolated.workspace.root.appendingPathComponent("private/diary.md").path
+            let outside = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-raw-\(UUID().uuidString)").path
+
+            // The same calls succeed in-process, where only the context checks: the sandbox is what stops them.
+            let inProcess = try await Fixture(entries: Self.inProcess(permissions))
+            #expect(await inProcess.call("fixture_raw_read", #"{"path": "\#(diary)"}"#) == ("secret diary", false))
+            #expect(await inProcess.call("fixture_raw_connect", #"{"port": \#(port)}"#) == ("connected", false))
+            #expect(await inProcess.call("fixture_spawn") == ("spawned", false))
+            #expect(await inProcess.call("fixture_raw_env", #"{"name": "PATH"}"#).output != "(unset)")
+            try await inProcess.close()
+
+            for path in [diary, "/etc/passwd", "/root/.ssh/id_rsa", isolated.workspace.root.appendingPathComponent("config.yaml").path] {
+                let read = await isolated.call("fixture_raw_read", #"{"path": "\#(path)"}"#)
+                #expect(read.isError, "\(path) was readable in the sandbox: \(read.output)")
+            }
+            #expect(await isolated.call("fixture_raw_read", #"{"path": "\#(isolated.workspace.root.path)/knowledge/faq.md"}"#) == ("faq", false))
+            let faq = isolated.workspace.root.appendingPathComponent("knowledge/faq.md").path
+            for path in [faq, isolated.workspace.root.appendingPathComponent("knowledge/x.md").path, "/usr/x", "/x"] {
+                let write = await isolated.call("fixture_raw_write", #"{"path": "\#(path)"}"#)
+                #expect(write.isError, "\(path) was writable in the sandbox")
+            }
+            #expect(try String(contentsOfFile: faq, encoding: .utf8) == "faq")
+            // /tmp in the sandbox is its own small tmpfs (this test's workspace lives under /tmp, so the folders
+            // bwrap made to mount its roots on are there too): a write there never reaches the host.
+            for path in [outside, isolated.workspace.root.appendingPathComponent("x.md").path] {
+                _ = await isolated.call("fixture_raw_write", #"{"path": "\#(path)"}"#)
+                #expect(!FileManager.default.fileExists(atPath: path), "\(path) reached the host")
+            }
+            let connect = await isolated.call("fixture_raw_connect", #"{"port": \#(port)}"#)
+            #expect(connect.isError && connect.output.contains("connect failed"), "\(connect.output)")
+            let spawn = await isolated.call("fixture_spawn")
+            #expect(spawn.isError && spawn.output.contains("Operation not permitted"), "\(spawn.output)")
+            // Nothing of the gateway's environment is there: not even PATH.
+            #expect(await isolated.call("fixture_raw_env", #"{"name": "PATH"}"#) == ("(unset)", false))
+            #expect(await isolated.call("fixture_raw_env", #"{"name": "FIXTURE_HIDDEN"}"#) == ("(unset)", false))
+            #expect(isolated.status("fixture_tools")?.restarts == 0)
+            try await isolated.close()
+
+            // exec granted: the seccomp filter is not installed.
+            let exec = try await Fixture(entries: Self.isolated(#"{"exec": true}"#))
+            #expect(await exec.call("fixture_spawn") == ("spawned", false))
+            try await exec.close()
+        }
+    }
+
+    @Test("a crash in an isolated plugin fails that call, the plugin is restarted, and the other plugins keep serving")
+    func crashIsContained() async throws {
+        let fixture = try await Fixture(
+            entries: Self.isolated() + #", {"name": "file_search", "file": "libFileSearch.so", "permissions": {"files": {"read": ["knowledge"]}}}"#)
+        try fixture.write("knowledge/faq.md", "opening hours: 9-17")
+        #expect(await fixture.call("fixture_echo", #"{"text": "before"}"#) == ("echo: before", false))
+        async let crash = fixture.call("fixture_crash")
+        async let other = fixture.call("file_search", #"{"query": "opening"}"#)
+        let crashed = await crash
+        #expect(crashed.isError && crashed.output.contains("stopped while running the call") && crashed.output.contains("signal"), "\(crashed.output)")
+        #expect(crashed.output.contains("fixture_crash was called"), "the last stderr line names the cause: \(crashed.output)")
+        #expect(await !other.isError)
+        // The next call waits for the restarted child.
+        #expect(await fixture.call("fixture_echo", #"{"text": "after"}"#) == ("echo: after", false))
+        let status = try #require(fixture.status("fixture_tools"))
+        #expect(status.state == .loaded && status.restarts == 1 && status.lastExit?.contains("signal") == true, "\(status)")
+        #expect(await !fixture.call("file_search", #"{"query": "hours"}"#).isError)
+        try await fixture.close()
+    }
+
+    @Test("a call that spins past its deadline fails at the deadline; the deaf child is killed and restarted")
+    func hangIsContained() async throws {
+        let fixture = try await Fixture(entries: Self.isolated(#"{"timeout_seconds": 0.5}"#))
+        let started = ContinuousClock.now
+        let result = await fixture.call("fixture_spin")
+        #expect(result.isError && result.output.contains("timed out after"), "\(result.output)")
+        #expect(ContinuousClock.now - started < .seconds(2))
+        // After the grace period the child is killed (waited for, bounded so a stuck test fails instead of hanging);
+        // the next call is served by a new one.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while fixture.status("fixture_tools")?.restarts != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(ContinuousClock.now - started >= IsolatedPlugin.cancelGrace)
+        #expect(fixture.status("fixture_tools")?.lastExit?.contains("signal 9") == true)
+        // This entry's 0.5 s deadline also bounds waiting for the new child, which may take longer to start on a
+        // loaded machine: wait for it to be up first.
+        while fixture.status("fixture_tools")?.running != true, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let alive = await fixture.call("fixture_echo", #"{"text": "alive"}"#)
+        #expect(alive == ("echo: alive", false), "\(alive.output)")
+        #expect(fixture.status("fixture_tools")?.restarts == 1)
+        try await fixture.close()
+    }
+
+    @Test("memory_mb caps the plugin's address space: a memory bomb fails without touching the gateway")
+    func memoryLimit() async throws {
+        let fixture = try await Fixture(entries: Self.isolated(#"{"memory_mb": 64}"#))
+        #expect(await fixture.call("fixture_allocate", #"{"megabytes": 16}"#) == ("allocated", false))
+        let bomb = await fixture.call("fixture_allocate", #"{"megabytes": 512}"#)
+        #expect(bomb.isError && bomb.output.contains("malloc of 512 MB failed"), "\(bomb.output)")
+        #expect(await fixture.call("fixture_echo", #"{"text": "fine"}"#) == ("echo: fine", false))
+        try await fixture.close()
+    }
+
+    @Test("reloading an isolated plugin under load starts a new child and retires the old one without a failed call")
+    func reloadUnderLoad() async throws {
+        let fixture = try await Fixture(entries: Self.isolated())
+        let probe = CallerProbe()
+        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+            for caller in 0..<2 {
+                group.addTask {
+                    var failed = 0
+                    while !probe.stopped {
+                        let result = await fixture.call("fixture_echo", #"{"text": "\#(caller)"}"#)
+                        if result != ("echo: \(caller)", false) { failed += 1 }
+                        probe.answered()
+                    }
+                    return failed
+                }
+            }
+            for _ in 0..<5 {
+                // Wait for calls to run across each swap (bounded so a stuck test fails instead of hanging).
+                let before = probe.calls
+                let deadline = ContinuousClock.now + .seconds(30)
+                while probe.calls < before + 8, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+                let reports = try await fixture.catalog.reload("fixture_tools")
+                #expect(reports.map(\.outcome) == [.reloaded], "\(reports)")
+            }
+            probe.stop()
+            return try await group.reduce(0, +)
+        }
+        #expect(failures == 0 && probe.calls > 40)
+        #expect(fixture.status("fixture_tools")?.generation == 6)
+        try await fixture.close()
+    }
+
+    @Test("a plugin that cannot start isolated is reported with the reason")
+    func startFailures() async throws {
+        let fixture = try await Fixture(
+            entries: #"{"name": "fixture_tools", "file": "libFixtureABIMismatchPlugin.so", "isolation": "process"}"#)
+        let status = try #require(fixture.status("fixture_tools"))
+        #expect(status.state == .failed && status.error?.contains("ABI version mismatch") == true, "\(status)")
+        try await fixture.close()
+    }
+}
