@@ -8,7 +8,9 @@ import Runtime
 /// throwaway workspace, then measures:
 /// - a call through the tool registry to the plugin's `fixture_noop` (returns "ok" without work), against the
 ///   same call to a built-in tool that does nothing: the difference is what the plugin boundary costs;
-/// - `PluginCatalog.reload` of that plugin, with no call in flight.
+/// - `PluginCatalog.reload` of that plugin, with no call in flight;
+/// - the same no-op call to the plugin loaded with `"isolation": "process"` (a round trip to `swiftlet plugin-host`
+///   in its bubblewrap sandbox; `swiftlet` must be built beside this executable), one call at a time.
 @main
 struct SwiftletPluginBench {
     struct NoopTool: AgentTool {
@@ -79,6 +81,48 @@ struct SwiftletPluginBench {
             String(
                 format: "hot reload (%d reloads, copy + dlopen + checks + swap + drain, ms): p50 %.2f  p90 %.2f  max %.2f", reloads, percentile(reloadTimes, 50),
                 percentile(reloadTimes, 90), reloadTimes.last ?? 0))
+        await catalog.shutdown()
+        try await store.close()
+        try await isolated(directory: directory, calls: min(calls, 20_000), context: context, logger: logger)
+    }
+
+    /// Round trips to the isolated plugin, timed one by one.
+    static func isolated(directory: URL, calls: Int, context: ToolContext, logger: Logger) async throws {
+        let workspace = Workspace(root: FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-plugin-bench-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: workspace.root) }
+        _ = try workspace.scaffold()
+        try #"{"version": 1, "plugins": [{"name": "fixture_tools", "file": "libFixtureToolPlugin.so", "isolation": "process"}]}"#.write(
+            to: workspace.toolsFile, atomically: true, encoding: .utf8)
+        let store = try SQLiteStore(path: workspace.dataDirectory.appendingPathComponent("bench.sqlite").path)
+        let tools = ToolRegistry()
+        let catalog = PluginCatalog(
+            workspace: workspace, store: store, tools: tools, logger: logger, searchDirectories: [directory],
+            hostExecutable: directory.appendingPathComponent("swiftlet"))
+        let started = ContinuousClock.now
+        let loaded = try await catalog.loadAll()
+        let startup = (ContinuousClock.now - started).milliseconds
+        guard loaded.first?.state == .loaded else {
+            print("the isolated plugin did not load: \(loaded.first?.error ?? "not registered") (build swiftlet too: swift build -c release --product swiftlet)")
+            return
+        }
+        let samples = await Task.detached {
+            let call = ToolCall(id: "c", name: "fixture_noop", arguments: "{}")
+            var samples: [Double] = []
+            samples.reserveCapacity(calls)
+            for index in 0..<(calls + 1_000) {
+                let start = ContinuousClock.now
+                let result = await tools.run(call, context: context)
+                let elapsed = (ContinuousClock.now - start).milliseconds * 1_000
+                precondition(result.output == "ok", "isolated: \(result.output)")
+                if index >= 1_000 { samples.append(elapsed) }  // the first thousand warm up
+            }
+            return samples.sorted()
+        }.value
+        func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p / 100))] }
+        print(
+            String(
+                format: "isolated plugin no-op round trip (%d calls, one at a time, µs): p50 %.1f  p90 %.1f  p99 %.1f   (sandbox start to loaded: %.0f ms)",
+                calls, percentile(50), percentile(90), percentile(99), startup))
         await catalog.shutdown()
         try await store.close()
     }
