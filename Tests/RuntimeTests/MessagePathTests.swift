@@ -6,7 +6,7 @@ import Testing
 
 /// The whole path through a real gateway: web chat → journal → lane → agent → fake provider → outbox → web chat.
 @Suite struct MessagePathTests {
-    static func config(_ server: FakeProviderServer, firstTokenTimeout: String = "10s") -> String {
+    static func config(_ server: FakeProviderServer, firstTokenTimeout: String = "10s", extra: String = "") -> String {
         """
         providers:
           fake:
@@ -24,13 +24,16 @@ import Testing
         router:
           backoff_base: 10ms
           max_attempts: 2
+        \(extra)
         """
     }
 
     /// A gateway wired to a fake provider, for the duration of `body`.
-    static func withGateway(fake: FakeProvider = FakeProvider(), firstTokenTimeout: String = "10s", _ body: @Sendable (TestGateway, FakeProvider) async throws -> Void) async throws {
+    static func withGateway(
+        fake: FakeProvider = FakeProvider(), firstTokenTimeout: String = "10s", extraConfig: String = "", _ body: @Sendable (TestGateway, FakeProvider) async throws -> Void
+    ) async throws {
         try await FakeProviderServer.withServer(fake) { server in
-            let gateway = try await TestGateway.start(config: config(server, firstTokenTimeout: firstTokenTimeout))
+            let gateway = try await TestGateway.start(config: config(server, firstTokenTimeout: firstTokenTimeout, extra: extraConfig))
             do {
                 try await body(gateway, fake)
             } catch {
@@ -92,6 +95,30 @@ import Testing
             #expect(toolResults.count == 2)
             #expect(toolResults[0]["content"]?.stringValue?.contains("time zone") == true)
             #expect(toolResults[1]["content"]?.stringValue?.contains("there is no tool named 'no_such_tool'") == true)
+        }
+    }
+
+    @Test("tools.rules: a tool the sender may not trigger is not offered, and a call to it anyway is refused")
+    func toolPolicyIsApplied() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.toolCalls([FakeToolCall(name: "current_time", argumentsJSON: #"{"timezone":"UTC"}"#)]), .text("I may not look."))
+        let policy = """
+            tools:
+              rules:
+                current_time:
+                  allow: ["telegram:*"]
+            """
+        try await Self.withGateway(fake: fake, extraConfig: policy) { gateway, fake in
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let id = try await chat.send("what time is it?")
+                #expect(((try await chat.reply(to: id))["data"] as? [String: Any])?["text"] as? String == "I may not look.")
+            }
+            let sent = try #require(fake.lastRequest)
+            #expect(sent.body?["tools"] == nil || sent.body?["tools"]?.arrayValue?.isEmpty == true)
+            let toolResult = sent.messages.first { $0["role"]?.stringValue == "tool" }?["content"]?.stringValue ?? ""
+            #expect(toolResult.contains("the tool 'current_time' is not allowed in this conversation"), "\(toolResult)")
+            let system = sent.messages.first { $0["role"]?.stringValue == "system" }?["content"]?.stringValue ?? ""
+            #expect(!system.contains("current_time"))
         }
     }
 

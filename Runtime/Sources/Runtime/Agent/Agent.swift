@@ -60,7 +60,7 @@ public final class Agent: Sendable {
         let config = configuration()
         let override = state.modelOverride.flatMap(ModelRef.init)
         let budget = contextBudget(override: override, config: config)
-        let system = systemPrompt(config)
+        let system = systemPrompt(config, entry: entry)
 
         var plan = contextPlan(history: history, state: state, system: system, budget: budget, config: config)
         var usage: [UsageRecord] = []
@@ -93,8 +93,8 @@ public final class Agent: Sendable {
     ) async throws -> Outcome {
         let config = configuration()
         var conversation = messages
-        if model == nil { conversation.insert(.system(systemPrompt(config)), at: 0) }
         let entry = JournalEntry(id: requestID, channel: "api", sessionKey: "api", sessionID: "", peer: "api", sender: "api", text: "", replyTarget: "")
+        if model == nil { conversation.insert(.system(systemPrompt(config, entry: entry)), at: 0) }
         do {
             return try await toolLoop(
                 entry: entry, messages: conversation, override: model, onlyOverride: model != nil, clientTools: model == nil ? nil : clientTools, config: config,
@@ -113,8 +113,8 @@ public final class Agent: Sendable {
         var usage = initialUsage
         var providerTime = initialTime
         var transcript: [MessageRecord] = []
-        let definitions = clientTools ?? tools.definitions
         let context = ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
+        let definitions = clientTools ?? tools.definitions(allowedBy: config.tools, context: context)
         for iteration in 1...config.agent.maxToolIterations {
             let request = ModelRequest(model: "", messages: messages, tools: definitions, maxTokens: config.agent.maxOutputTokens, stream: true)
             let outcome = try await call(request, entry: entry, override: override, onlyOverride: onlyOverride, emit: emit, usage: &usage)
@@ -138,7 +138,7 @@ public final class Agent: Sendable {
             for (index, call) in reply.toolCalls.enumerated() {
                 traces.record(entry.id, "tool.start", ["tool": .string(call.name), "iteration": .number(Double(iteration))])
                 let started = ContinuousClock.now
-                let result = await tools.run(call, context: context)
+                let result = await tools.run(call, context: context, policy: config.tools)
                 traces.record(entry.id, "tool.end", durationMs: (ContinuousClock.now - started).milliseconds, ["tool": .string(call.name), "error": .bool(result.isError)])
                 messages.append(ChatMessage(role: .tool, content: result.output, toolCallID: call.id, toolName: call.name, isError: result.isError))
                 transcript.append(
@@ -223,20 +223,25 @@ public final class Agent: Sendable {
         var path = ""
         var persona: FileStamp?
         var toolsGeneration: Int
+        /// The tools this conversation's sender is offered (tools.rules).
+        var offered: [String]
     }
 
     /// The persona file's text plus the tool notes, rebuilt only when the file's modification time or size
     /// or the registered tools change (one `stat` per turn, so an edit applies to the next message
     /// without a reload).
-    private func systemPrompt(_ config: GatewayConfig) -> String {
-        var key = PromptKey(toolsGeneration: tools.generation)
+    private func systemPrompt(_ config: GatewayConfig, entry: JournalEntry) -> String {
+        let context = ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
+        let generation = tools.generation
+        let offered = tools.definitions(allowedBy: config.tools, context: context)
+        var key = PromptKey(toolsGeneration: generation, offered: offered.map(\.name))
         if !config.agent.personaFile.isEmpty {
             key.path = workspace.path(config.agent.personaFile).path
             key.persona = FileStamp(path: key.path)
         }
         if let cached = promptCache.withLock({ $0 }), cached.key == key { return cached.prompt }
         let personaText = key.persona == nil ? nil : try? String(contentsOfFile: key.path, encoding: .utf8)
-        let prompt = Persona.systemPrompt(personaText: personaText, tools: tools.definitions)
+        let prompt = Persona.systemPrompt(personaText: personaText, tools: offered)
         promptCache.withLock { $0 = (key, prompt) }
         return prompt
     }
@@ -280,7 +285,7 @@ public final class Agent: Sendable {
             let override = state.modelOverride.flatMap(ModelRef.init)
             let model = (override ?? router.models.first)?.description ?? "none configured"
             let budget = contextBudget(override: override, config: config)
-            let plan = try await contextPlan(entry: entry, state: state, system: systemPrompt(config), budget: budget, config: config)
+            let plan = try await contextPlan(entry: entry, state: state, system: systemPrompt(config, entry: entry), budget: budget, config: config)
             let providers = router.health().map { "\($0.name) (\($0.kind)): breaker \($0.breaker), \($0.calls) calls, \($0.failures) failed" }
             return """
                 Session \(entry.sessionKey)

@@ -18,6 +18,9 @@ extension ConfigSchema {
             .init(path: "outbox", doc: "Durable reply delivery: retries with backoff, idempotency keys."),
             .init(path: "api", doc: "HTTP APIs for other programs."),
             .init(path: "api.openai", doc: "OpenAI-compatible /v1/chat/completions and /v1/models, with Bearer auth (control tokens)."),
+            .init(path: "tools", doc: "Who may trigger which tool. What each tool may reach is tools.json's business; this is about who asks."),
+            .init(path: "tools.rules", doc: "One entry per function name (fs_write) or plugin name (fs): the rule for the function wins over its plugin's."),
+            .init(path: "tools.rules.*", doc: "Who may trigger this function, or every function of this plugin."),
         ],
         keys: [
             ConfigKey(
@@ -182,6 +185,15 @@ extension ConfigSchema {
             ConfigKey(
                 "api.openai.enabled", .bool, default: .bool(false),
                 doc: "Serve POST /v1/chat/completions and GET /v1/models (Bearer control token)."),
+            ConfigKey(
+                "tools.owners", .stringList, default: .list(["webchat:*", "api:*"]),
+                doc: "Who the owner is, as channel:sender (channel:* for everyone on a channel). The web chat and the OpenAI-compatible API need a control token, so they are the owner."),
+            ConfigKey(
+                "tools.default_allow", .stringList, default: .list(["everyone"]),
+                doc: "Who may trigger a tool that no rule names: everyone, owner, channel:sender or channel:* entries; [] for nobody."),
+            ConfigKey(
+                "tools.rules.*.allow", .stringList, default: .list(["owner"]),
+                doc: "Who may trigger it: everyone, owner, channel:sender or channel:* entries; [] for nobody. The model is not offered a tool its sender may not trigger."),
         ]
     )
 }

@@ -24,7 +24,8 @@ public enum ConfigTemplate {
                 if depth == 0 { lines.append("") }
                 if let doc = schema.sections.first(where: { $0.path == path })?.doc { lines.append("\(indent)# \(doc)") }
                 // A named entry is shown under an example name, so an uncommented template stays valid.
-                lines.append("\(indent)# \(sections[depth] == "*" ? "openai" : sections[depth]):")
+                let name = sections[depth] == "*" ? (exampleNames[sections[..<depth].joined(separator: ".")] ?? "example") : sections[depth]
+                lines.append("\(indent)# \(name):")
             }
             openSections = sections
             let indent = String(repeating: "  ", count: sections.count)
@@ -33,6 +34,9 @@ public enum ConfigTemplate {
         }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    /// The entry name shown for each collection in the template.
+    static let exampleNames = ["providers": "openai", "tools.rules": "fs_write"]
 
     /// A Markdown table of every key for the README.
     public static func markdownReference(schema: ConfigSchema) -> String {
@@ -53,9 +57,11 @@ public enum ConfigTemplate {
                 return "\(bytes / size)\(suffix)"
             }
         }
+        // Quoted where plain YAML would read something else: empty, a mapping colon, a comment, an alias.
+        let quoted = { (text: String) in text.isEmpty || text.contains(":") || text.contains("#") || text.hasPrefix("*") ? "\"\(text)\"" : text }
         return switch value {
-        case .string(let text): text.isEmpty || text.contains(":") || text.contains("#") ? "\"\(text)\"" : text
-        case .list(let items): "[" + items.joined(separator: ", ") + "]"
+        case .string(let text): quoted(text)
+        case .list(let items): "[" + items.map(quoted).joined(separator: ", ") + "]"
         default: value.description
         }
     }

@@ -80,6 +80,7 @@ public struct GatewayConfig: Sendable {
     public var logging: Logging
     public var store: Store
     public var webchat: WebChat
+    public var tools: ToolPolicy
     public let resolved: ResolvedConfig
 
     public init(_ resolved: ResolvedConfig) {
@@ -139,6 +140,11 @@ public struct GatewayConfig: Sendable {
             maxConcurrency: v.int("sessions.max_concurrency"))
         outbox = Outbox(maxAttempts: v.int("outbox.max_attempts"), retryBase: v.duration("outbox.retry_base"))
         openAIAPI = v.bool("api.openai.enabled")
+        // Entries that do not parse are reported by crossKeyIssues, so a configuration in force has none.
+        let principals = { (key: String) in v.list(key).compactMap(ToolPolicy.Principal.init) }
+        tools = ToolPolicy(
+            owners: principals("tools.owners"), defaultAllow: principals("tools.default_allow"),
+            rules: Dictionary(uniqueKeysWithValues: v.entryNames("tools.rules").map { ($0, principals("tools.rules.\($0).allow")) }))
     }
 
     /// The values of every secret key that is set, for the log redactor.
@@ -149,8 +155,25 @@ public struct GatewayConfig: Sendable {
         }
     }
 
-    /// Rules that span keys: every model ref names a configured provider.
+    /// Rules that span keys: every model ref names a configured provider; every tools principal parses.
     public static func crossKeyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
+        modelIssues(resolved) + toolPolicyIssues(resolved)
+    }
+
+    static func toolPolicyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
+        let keys = ["tools.owners", "tools.default_allow"] + resolved.entryNames("tools.rules").map { "tools.rules.\($0).allow" }
+        return keys.flatMap { key in
+            resolved.list(key).compactMap { text -> ConfigIssue? in
+                let principal = ToolPolicy.Principal(text)
+                if key == "tools.owners", case .sender? = principal { return nil }
+                if key != "tools.owners", principal != nil { return nil }
+                let expected = key == "tools.owners" ? "channel:sender or channel:*" : "everyone, owner, channel:sender or channel:*"
+                return ConfigIssue(source: resolved[key].source, keyPath: key, message: "'\(text)' is not \(expected)")
+            }
+        }
+    }
+
+    static func modelIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
         let providers = Set(resolved.entryNames("providers"))
         let models = resolved["agent.models"]
         return resolved.list("agent.models").compactMap { text in

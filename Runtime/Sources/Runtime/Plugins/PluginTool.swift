@@ -22,6 +22,8 @@ struct PluginTool: AgentTool {
     let counters: PluginCallCounters
     let calls: GenerationCalls
 
+    var group: String? { plugin.metadata.name }
+
     /// The registry definition of `function`; nil when its parameters are not a JSON Schema object.
     static func definition(of function: ToolFunction) -> ToolDefinition? {
         guard let schema = try? JSONValue(parsing: function.parameters), case .object = schema else { return nil }

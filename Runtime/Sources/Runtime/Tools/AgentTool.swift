@@ -4,7 +4,13 @@
 /// ``ToolError`` whose message the model sees so it can correct itself.
 public protocol AgentTool: Sendable {
     var definition: ToolDefinition { get }
+    /// The plugin (or skill) that registered the tool, which `tools.rules` may name; nil for built-in tools.
+    var group: String? { get }
     func run(arguments: JSONValue, context: ToolContext) async throws -> String
+}
+
+extension AgentTool {
+    public var group: String? { nil }
 }
 
 /// What a tool knows about the call it serves.

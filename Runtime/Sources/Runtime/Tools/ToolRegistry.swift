@@ -52,11 +52,24 @@ public final class ToolRegistry: Sendable {
         state.withLock { $0.generation }
     }
 
-    /// Runs one call; every failure becomes an error result for the model, never an exception.
-    public func run(_ call: ToolCall, context: ToolContext) async -> (output: String, isError: Bool) {
+    /// The definitions `policy` lets the sender of `context` trigger: what the model is offered in that conversation.
+    public func definitions(allowedBy policy: ToolPolicy, context: ToolContext) -> [ToolDefinition] {
+        state.withLock { state in
+            state.definitions.filter { definition in
+                policy.allows(tool: definition.name, group: state.tools[definition.name]?.group, channel: context.channel, sender: context.sender)
+            }
+        }
+    }
+
+    /// Runs one call; every failure becomes an error result for the model, never an exception. A call `policy`
+    /// does not allow for the sender of `context` is refused without running.
+    public func run(_ call: ToolCall, context: ToolContext, policy: ToolPolicy = .open) async -> (output: String, isError: Bool) {
         guard let tool = state.withLock({ $0.tools[call.name] }) else {
-            let known = definitions.map(\.name).joined(separator: ", ")
+            let known = definitions(allowedBy: policy, context: context).map(\.name).joined(separator: ", ")
             return ("error: there is no tool named '\(call.name)' (available: \(known.isEmpty ? "none" : known))", true)
+        }
+        guard policy.allows(tool: call.name, group: tool.group, channel: context.channel, sender: context.sender) else {
+            return (ToolPolicy.refusal(tool: call.name), true)
         }
         let arguments: JSONValue
         do {
