@@ -78,6 +78,25 @@ struct PluginReloadTests {
         #expect(garbage.map(\.outcome) == [.refused] && garbage[0].error?.hasPrefix("dlopen failed") == true)
         #expect(await fixture.call("fixture_echo", #"{"text": "old"}"#) == ("echo: old", false))
         #expect(fixture.status("fixture_tools")?.generation == 1 && fixture.status("fixture_tools")?.state == .loaded)
+        // A changed entry with a broken build: the report says the old entry still applies.
+        try fixture.writeTools(#"{"name": "fixture_tools", "file": "libHot.so", "permissions": {"timeout_seconds": 5}}"#)
+        let changed = try await fixture.catalog.reload("fixture_tools")
+        #expect(changed.first?.error?.hasSuffix("(the old generation keeps serving with its previous tools.json entry until a reload succeeds)") == true)
+        try await fixture.close()
+    }
+
+    @Test("a reload can move a plugin into its own process and back")
+    func isolationChangesOnReload() async throws {
+        let fixture = try await Self.hotFixture()
+        #expect(await fixture.call("fixture_raw_env", #"{"name": "PATH"}"#).output != "(unset)")
+        try fixture.writeTools(#"{"name": "fixture_tools", "file": "libHot.so", "isolation": "process"}"#)
+        #expect(try await fixture.catalog.reload("fixture_tools").map(\.outcome) == [.reloaded])
+        #expect(fixture.status("fixture_tools")?.isolation == "process" && fixture.status("fixture_tools")?.generation == 2)
+        #expect(await fixture.call("fixture_raw_env", #"{"name": "PATH"}"#) == ("(unset)", false))
+        try fixture.writeTools(#"{"name": "fixture_tools", "file": "libHot.so"}"#)
+        #expect(try await fixture.catalog.reload("fixture_tools").map(\.outcome) == [.reloaded])
+        #expect(fixture.status("fixture_tools")?.isolation == "in-process" && fixture.status("fixture_tools")?.running == nil)
+        #expect(await fixture.call("fixture_raw_env", #"{"name": "PATH"}"#).output != "(unset)")
         try await fixture.close()
     }
 

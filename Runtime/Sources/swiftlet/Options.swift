@@ -52,9 +52,9 @@ struct ClientOptions: ParsableArguments {
     }
 
     /// Sends one admin request; an unreachable gateway or a refused token is printed and becomes its exit code.
-    func send(_ admin: AdminClient, post path: String) async throws -> AdminClient.Reply {
+    func send(_ admin: AdminClient, post path: String, timeout: Duration = .seconds(10)) async throws -> AdminClient.Reply {
         do {
-            return try await admin.post(path)
+            return try await admin.post(path, timeout: timeout)
         } catch {
             throw exitStatus(for: error)
         }

@@ -92,7 +92,8 @@ struct PluginsCommand: AsyncParsableCommand {
                 throw ExitCode(64)
             }
             let admin = try await client.connect(options)
-            let reply = try await client.send(admin, post: "/admin/v1/plugins/reload" + (name.map { "?name=\($0)" } ?? ""))
+            // A reload waits for calls in flight to drain (up to each plugin's timeout_seconds + 1 s): wait long.
+            let reply = try await client.send(admin, post: "/admin/v1/plugins/reload" + (name.map { "?name=\($0)" } ?? ""), timeout: .seconds(3600))
             guard reply.status == 200 else {
                 let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
                 printError("reload refused: \(message)")

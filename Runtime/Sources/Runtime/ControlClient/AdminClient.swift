@@ -24,11 +24,13 @@ public struct AdminClient: Sendable {
         try await send(path, method: .GET)
     }
 
-    public func post(_ path: String) async throws(AdminClientError) -> Reply {
-        try await send(path, method: .POST)
+    /// - Parameter timeout: how long to wait for the answer; long for requests that wait for work to finish
+    ///   (a plugin reload drains calls in flight).
+    public func post(_ path: String, timeout: Duration = .seconds(10)) async throws(AdminClientError) -> Reply {
+        try await send(path, method: .POST, timeout: timeout)
     }
 
-    private func send(_ path: String, method: HTTPMethod) async throws(AdminClientError) -> Reply {
+    private func send(_ path: String, method: HTTPMethod, timeout: Duration = .seconds(10)) async throws(AdminClientError) -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -36,7 +38,7 @@ public struct AdminClient: Sendable {
         let response: HTTPClientResponse
         let data: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
             data = try await response.body.collect(upTo: 4 << 20)
         } catch {
             throw AdminClientError.classify(error, url: baseURL)

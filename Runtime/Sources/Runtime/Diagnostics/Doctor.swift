@@ -18,9 +18,15 @@ public enum Doctor {
         checks.append(
             executable("swift", in: path).map { Check(name: "toolchain", status: .ok, detail: "swift at \($0)") }
                 ?? Check(name: "toolchain", status: .warn, detail: "swift not found on PATH", fix: "install Swift 6.3 to build plugins (the gateway itself runs without it)"))
+        // Missing bwrap fails when tools.json registers isolated plugins: they cannot load without it.
+        let isolated = ((try? ToolsFile.load(workspace.toolsFile))?.plugins ?? []).filter { $0.enabled && $0.isolation == .process }.map(\.name)
         checks.append(
             executable("bwrap", in: path).map { Check(name: "bwrap", status: .ok, detail: "bubblewrap at \($0)") }
-                ?? Check(name: "bwrap", status: .warn, detail: "bubblewrap not found: skills and isolated plugins cannot be sandboxed", fix: "apt-get install bubblewrap"))
+                ?? (isolated.isEmpty
+                    ? Check(name: "bwrap", status: .warn, detail: "bubblewrap not found: skills and isolated plugins cannot be sandboxed", fix: "apt-get install bubblewrap")
+                    : Check(
+                        name: "bwrap", status: .fail, detail: "bubblewrap not found: the isolated plugins \(isolated.joined(separator: ", ")) cannot load",
+                        fix: "apt-get install bubblewrap")))
         checks.append(workspaceCheck(workspace))
         switch config {
         case .failure(let error):

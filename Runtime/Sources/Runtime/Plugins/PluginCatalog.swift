@@ -177,7 +177,13 @@ public final class PluginCatalog: Sendable {
                     report = ReloadReport(name: target, outcome: before?.loaded == nil ? .loaded : .reloaded, generation: generation, milliseconds: 0)
                     if let old = before?.calls { retired = (old, before?.entry.permissions.timeoutSeconds ?? 30, before?.loaded?.process) }
                 case .failure(let error):
-                    report = ReloadReport(name: target, outcome: .refused, generation: after?.loaded?.generation ?? 0, error: error.message, milliseconds: 0)
+                    // Say so when what keeps serving was loaded under another entry: narrowed permissions, for
+                    // one, do not apply until a reload succeeds.
+                    var message = error.message
+                    if let old = before, old.loaded != nil, old.entry != entry {
+                        message += " (the old generation keeps serving with its previous tools.json entry until a reload succeeds)"
+                    }
+                    report = ReloadReport(name: target, outcome: .refused, generation: after?.loaded?.generation ?? 0, error: message, milliseconds: 0)
                 }
             } else {
                 // Disabled or gone: what served is unregistered and drained. A disabled entry keeps a record.
