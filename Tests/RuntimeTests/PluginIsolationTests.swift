@@ -216,6 +216,39 @@ struct PluginIsolationTests {
         try await fixture.close()
     }
 
+    @Test("an idle isolated plugin lives on: its sandbox is not tied to the worker thread that started it")
+    func survivesIdleThreads() async throws {
+        let fixture = try await Fixture(entries: Self.isolated())
+        #expect(await fixture.call("fixture_echo", #"{"text": "1"}"#) == ("echo: 1", false))
+        // Idle worker threads of the Swift runtime exit after a few seconds; a sandbox started with
+        // --die-with-parent would be killed with the thread that forked it.
+        try await Task.sleep(for: .seconds(8))
+        #expect(await fixture.call("fixture_echo", #"{"text": "2"}"#) == ("echo: 2", false))
+        #expect(fixture.status("fixture_tools")?.restarts == 0, "\(String(describing: fixture.status("fixture_tools")))")
+        try await fixture.close()
+    }
+
+    @Test("a mount source swapped for a link while the plugin ran is refused at the restart")
+    func swappedMountIsRefused() async throws {
+        let fixture = try await Fixture(entries: Self.isolated(#"{"files": {"read": ["notes/archive"], "write": ["notes"]}}"#))
+        try fixture.write("notes/archive/old.md", "old")
+        // The sandbox was planned before notes/archive existed; reload to plan it with the folder mounted.
+        #expect(try await fixture.catalog.reload("fixture_tools").map(\.outcome) == [.reloaded])
+        #expect(await fixture.call("fixture_read", #"{"path": "notes/archive/old.md"}"#) == ("old", false))
+        // What a plugin with write access to notes/ could do: put a link where a mount source was, then crash.
+        let archive = fixture.workspace.root.appendingPathComponent("notes/archive")
+        try FileManager.default.removeItem(at: archive)
+        try FileManager.default.createSymbolicLink(atPath: archive.path, withDestinationPath: "/etc")
+        _ = await fixture.call("fixture_crash")
+        let deadline = ContinuousClock.now + .seconds(20)
+        while fixture.status("fixture_tools")?.lastExit?.contains("no longer the path") != true, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let status = try #require(fixture.status("fixture_tools"))
+        #expect(status.running == false && status.lastExit?.contains("\(archive.path) is no longer the path it was") == true, "\(status)")
+        try await fixture.close()
+    }
+
     @Test("a plugin that cannot start isolated is reported with the reason")
     func startFailures() async throws {
         let fixture = try await Fixture(

@@ -15,16 +15,26 @@ struct ToolPolicyTests {
         for bad in ["", "anyone", "telegram", ":123", "telegram:", "*:123"] { #expect(ToolPolicy.Principal(bad) == nil, "\(bad)") }
     }
 
-    @Test("the function's rule wins over its plugin's, which wins over default_allow; [] is nobody")
+    @Test("a call passes the function's rule and its plugin's rule; default_allow only when neither exists; [] is nobody")
     func precedence() {
         let policy = ToolPolicy(
             owners: [.sender(channel: "webchat", sender: nil), .sender(channel: "telegram", sender: "1")],
             defaultAllow: [.everyone],
-            rules: ["fs": [.owner], "fs_read": [.everyone], "http_fetch": [.owner, .sender(channel: "slack", sender: nil)], "current_time": []])
+            rules: [
+                "fs": [.owner], "fs_read": [.everyone], "fs_edit": [.sender(channel: "webchat", sender: nil)],
+                "http_fetch": [.owner, .sender(channel: "slack", sender: nil)], "current_time": [], "evil": [.owner],
+            ])
         let stranger = (channel: "telegram", sender: "2")
         #expect(policy.allows(tool: "fs_write", group: "fs", channel: "telegram", sender: "1"))
         #expect(!policy.allows(tool: "fs_write", group: "fs", channel: stranger.channel, sender: stranger.sender))
-        #expect(policy.allows(tool: "fs_read", group: "fs", channel: stranger.channel, sender: stranger.sender))
+        // A function rule narrows its plugin's rule, never widens it: a plugin names its own functions.
+        #expect(!policy.allows(tool: "fs_read", group: "fs", channel: stranger.channel, sender: stranger.sender))
+        #expect(policy.allows(tool: "fs_read", group: "fs", channel: "telegram", sender: "1"))
+        #expect(policy.allows(tool: "fs_edit", group: "fs", channel: "webchat", sender: "owner"))
+        #expect(!policy.allows(tool: "fs_edit", group: "fs", channel: "telegram", sender: "1"))
+        // A hostile plugin that registers a function named like another rule gains nothing.
+        #expect(!policy.allows(tool: "fs_read", group: "evil", channel: stranger.channel, sender: stranger.sender))
+        #expect(!policy.allows(tool: "http_fetch", group: "fs", channel: "slack", sender: "U1"))
         #expect(policy.allows(tool: "http_fetch", group: "http_fetch", channel: "slack", sender: "U1"))
         #expect(!policy.allows(tool: "http_fetch", group: "http_fetch", channel: stranger.channel, sender: stranger.sender))
         #expect(policy.allows(tool: "http_fetch", group: nil, channel: "webchat", sender: "owner"))

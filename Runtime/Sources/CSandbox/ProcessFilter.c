@@ -31,6 +31,15 @@ int swiftlet_sandbox_deny_new_processes(void) {
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SWIFTLET_AUDIT_ARCH, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __x86_64__
+        // x32 system calls carry the same audit arch with bit 30 set in the number: none is expected here.
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+#endif
+        // Another process of the sandbox (bwrap's init is outside this filter) must not be made to run programs.
+        REFUSE(__NR_ptrace, EPERM),
+        REFUSE(__NR_process_vm_writev, EPERM),
+        REFUSE(__NR_pidfd_getfd, EPERM),
         REFUSE(__NR_execve, EPERM),
         REFUSE(__NR_execveat, EPERM),
 #ifdef __NR_fork

@@ -4,7 +4,9 @@
 /// Installs a seccomp filter on every thread of the calling process that refuses to start programs or
 /// processes from now on: execve and execveat, fork and vfork, and clone without CLONE_THREAD fail with
 /// EPERM; clone3 fails with ENOSYS, so glibc creates threads with clone instead (clone3 passes its flags in
-/// memory, which a filter cannot read). Threads keep working. The filter cannot be removed; it is inherited.
+/// memory, which a filter cannot read). ptrace, process_vm_writev and pidfd_getfd fail with EPERM too, so no
+/// other process can be made to start one. x32 system calls and other architectures kill the process.
+/// Threads keep working. The filter cannot be removed; it is inherited.
 ///
 /// Returns 0, or the errno value of the step that failed (ENOSYS on an architecture it does not know).
 int swiftlet_sandbox_deny_new_processes(void);

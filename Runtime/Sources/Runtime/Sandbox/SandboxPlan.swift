@@ -18,6 +18,10 @@ struct SandboxPlan: Sendable, Equatable {
     var environment: [(name: String, value: String)] = [("HOME", "/tmp"), ("LANG", "C.UTF-8")]
     /// The size of the sandbox's own /tmp (memory, so it is bounded).
     var temporaryBytes = 64 << 20
+    /// `--die-with-parent`: the kernel kills the sandbox when the *thread* that started bwrap exits, which in a
+    /// thread pool can be long before the gateway ends. Off by default: a long-lived sandbox ends when its
+    /// standard input closes (the gateway's end closes it too), and a kill goes to the sandbox's init.
+    var dieWithParent = false
     var command: [String]
 
     struct Link: Sendable, Equatable {
@@ -54,12 +58,13 @@ struct SandboxPlan: Sendable, Equatable {
     ///
     /// Every namespace is unshared (user, IPC, PID, UTS, cgroup and, unless ``shareNetwork``, network); all
     /// capabilities are dropped (as root without `--cap-drop ALL` a sandboxed process could remount a read-only
-    /// bind writable); the sandbox dies with the gateway and runs in a new session (no terminal injection).
+    /// bind writable); the sandbox runs in a new session (no terminal injection).
     /// Mounts go parents first, so a writable folder inside a read-only one stays writable.
     var arguments: [String] {
         var arguments = ["--unshare-all"]
         if shareNetwork { arguments.append("--share-net") }
-        arguments += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        if dieWithParent { arguments.append("--die-with-parent") }
+        arguments += ["--new-session", "--cap-drop", "ALL", "--clearenv"]
         for (name, value) in environment { arguments += ["--setenv", name, value] }
         arguments += ["--proc", "/proc", "--dev", "/dev", "--size", String(temporaryBytes), "--tmpfs", "/tmp"]
         let mounts = (readOnly.map { ($0, false) } + readWrite.map { ($0, true) })
@@ -83,15 +88,19 @@ struct SandboxPlan: Sendable, Equatable {
     }
 
     /// The folders of the shared libraries a process has mapped, from the text of its `/proc/<pid>/maps`:
-    /// what a program of the same build needs mounted to start inside a sandbox.
+    /// what a program of the same build needs mounted to start inside a sandbox. Folders the system part
+    /// already holds (`/usr`, and `/bin`, `/lib`, `/lib64`, `/sbin`, which are links into it or mounted whole)
+    /// are left out.
     static func libraryDirectories(maps: String) -> [String] {
         var directories: [String] = []
         for line in maps.split(separator: "\n") {
-            guard let slash = line.firstIndex(of: "/") else { continue }
-            let path = line[slash...]
-            guard path.contains(".so"), let last = path.lastIndex(of: "/") else { continue }
-            let directory = String(path[..<last])
-            if !directory.isEmpty, !directories.contains(directory) { directories.append(directory) }
+            guard let slash = line.firstIndex(of: "/"), let last = line.lastIndex(of: "/") else { continue }
+            let file = line[line.index(after: last)...]
+            guard file.hasSuffix(".so") || file.contains(".so.") else { continue }
+            let directory = String(line[slash..<last])
+            let top = directory.split(separator: "/").first.map(String.init) ?? ""
+            guard !["usr", "bin", "lib", "lib64", "sbin"].contains(top) else { continue }
+            if !directories.contains(directory) { directories.append(directory) }
         }
         return directories
     }

@@ -60,12 +60,14 @@ public struct ToolPolicy: Sendable, Equatable {
 
     /// Whether `sender` on `channel` may trigger the function `tool` (registered by the plugin `group`, if any).
     public func allows(tool: String, group: String?, channel: String, sender: String) -> Bool {
-        let allowed = rules[tool] ?? group.flatMap { rules[$0] } ?? defaultAllow
-        return allowed.contains { principal in
-            switch principal {
-            case .everyone: true
-            case .owner: isOwner(channel: channel, sender: sender)
-            case .sender: Self.matches(principal, channel: channel, sender: sender)
+        let applying = [rules[tool], group.flatMap { rules[$0] }].compactMap { $0 }
+        return (applying.isEmpty ? [defaultAllow] : applying).allSatisfy { allowed in
+            allowed.contains { principal in
+                switch principal {
+                case .everyone: true
+                case .owner: isOwner(channel: channel, sender: sender)
+                case .sender: Self.matches(principal, channel: channel, sender: sender)
+                }
             }
         }
     }

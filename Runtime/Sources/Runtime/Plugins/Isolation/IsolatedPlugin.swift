@@ -19,6 +19,22 @@ final class IsolatedPlugin: Sendable {
         var executable: String
         var arguments: [String]
         var initialize: PluginWire.Initialize
+        /// The host paths bwrap mounts, all resolved when the launch was planned. They are checked again before
+        /// every start: a plugin that replaced one with a symbolic link (inside a writable root) would otherwise
+        /// choose what its next sandbox mounts.
+        var mountSources: [String]
+
+        /// Why the sandbox must not start as planned; nil when every mount source is still what it was.
+        func changedMount() -> String? {
+            for source in mountSources where FileManager.default.fileExists(atPath: source) || isSymbolicLink(source) {
+                guard PluginFileAccess.realPath(source) == source else { return "\(source) is no longer the path it was when the plugin loaded" }
+            }
+            return nil
+        }
+
+        private func isSymbolicLink(_ path: String) -> Bool {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
+        }
     }
 
     /// What `swiftlet plugins list` shows of the child.
@@ -32,13 +48,13 @@ final class IsolatedPlugin: Sendable {
     /// is killed and restarted.
     static let cancelGrace: Duration = .seconds(2)
     static let maxBackoff: Duration = .seconds(30)
-
-    private enum Outgoing: Sendable {
-        case frame([UInt8])
-        /// Closes the child's standard input: it exits by itself.
-        case close
-        case kill
-    }
+    /// How long a new child may take to answer `initialize` the first time (the plugin's static initialisers
+    /// included) before the load fails.
+    static let startLimit: Duration = .seconds(15)
+    /// Frames waiting for a child that does not read its standard input: beyond this the child is killed.
+    static let maxQueuedFrames = 4096
+    /// Requests of one child (store, HTTP) served at once: beyond this they are refused.
+    static let maxChildRequests = 64
 
     private struct Pending {
         var frame: [UInt8]
@@ -49,14 +65,14 @@ final class IsolatedPlugin: Sendable {
     }
 
     private struct State {
-        /// The number of the latest session; `outgoing` is set while that session has a child that answered
-        /// `initialize`.
-        var session = 0
-        var outgoing: AsyncStream<Outgoing>.Continuation?
+        /// The latest child; `ready` once it answered `initialize`.
+        var current: ChildSession?
+        var ready = false
         var pending: [Int: Pending] = [:]
         /// Calls given up on (deadline or cancellation) that the child has not answered yet.
         var abandoned: Set<Int> = []
         var nextID = 0
+        var sessions = 0
         var restarts = 0
         var lastExit: String?
         var stopped = false
@@ -80,13 +96,23 @@ final class IsolatedPlugin: Sendable {
     }
 
     /// Starts the child and returns what the plugin says of itself. A plugin that does not come up the first
-    /// time is not restarted: the load fails with the reason.
+    /// time, or not within ``startLimit``, is not restarted: the load fails with the reason.
     func start() async throws(PluginLoadError) -> PluginWire.Handshake {
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 state.withLock { state in
                     state.started = continuation
                     state.supervisor = Task { await self.supervise() }
+                }
+                _ = DeadlineWatch.shared.add(deadline: .now + Self.startLimit) { [self] in
+                    let (started, session) = state.withLock { state in
+                        defer { if state.started != nil { state.started = nil } }
+                        if state.started != nil { state.stopped = true }
+                        return (state.started, state.current)
+                    }
+                    guard let started else { return }
+                    started.resume(throwing: PluginLoadError("the isolated plugin host did not answer within \(Self.startLimit) (a plugin that hangs while it loads?)"))
+                    session?.kill()
                 }
             }
         } catch {
@@ -106,19 +132,19 @@ final class IsolatedPlugin: Sendable {
         let result = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONValue, any Error>) in
                 let refusal = state.withLock { state -> (any Error)? in
-                    guard state.pending[id]?.cancelled == false else {
-                        state.pending[id] = nil
-                        return CancellationError()
-                    }
                     guard !state.stopped else {
                         state.pending[id] = nil
                         return ToolError("the plugin \(name) was unloaded")
                     }
+                    guard state.pending[id]?.cancelled == false else {
+                        state.pending[id] = nil
+                        return CancellationError()
+                    }
                     state.pending[id]?.frame = request
                     state.pending[id]?.continuation = continuation
-                    if let outgoing = state.outgoing {
-                        state.pending[id]?.session = state.session
-                        outgoing.yield(.frame(request))
+                    if state.ready, let session = state.current {
+                        state.pending[id]?.session = session.number
+                        session.send(request)
                     }
                     return nil
                 }
@@ -132,26 +158,26 @@ final class IsolatedPlugin: Sendable {
     }
 
     var health: Health {
-        state.withLock { Health(running: $0.outgoing != nil, restarts: $0.restarts, lastExit: $0.lastExit) }
+        state.withLock { Health(running: $0.ready, restarts: $0.restarts, lastExit: $0.lastExit) }
     }
 
     /// Retires this generation: calls still waiting fail, the child's standard input is closed so it exits, and
     /// after a grace period it is killed.
     func stop() async {
-        let (supervisor, outgoing, waiting) = state.withLock { state in
+        let (supervisor, session, waiting) = state.withLock { state in
             state.stopped = true
             let waiting = state.pending.values.compactMap(\.continuation)
             state.pending = [:]
-            return (state.supervisor, state.outgoing, waiting)
+            return (state.supervisor, state.current, waiting)
         }
         for continuation in waiting { continuation.resume(throwing: ToolError("the plugin \(name) was unloaded")) }
-        outgoing?.yield(.close)
+        session?.close()
         let killer = Task {
             try? await Task.sleep(for: Self.cancelGrace)
-            outgoing?.yield(.kill)
+            session?.kill()
             supervisor?.cancel()
         }
-        if outgoing == nil { supervisor?.cancel() }
+        if session == nil { supervisor?.cancel() }
         await supervisor?.value
         killer.cancel()
     }
@@ -159,26 +185,25 @@ final class IsolatedPlugin: Sendable {
     // MARK: - Calls given up on
 
     private func abandon(_ id: Int) {
-        let (continuation, outgoing, session) = state.withLock { state -> (CheckedContinuation<JSONValue, any Error>?, AsyncStream<Outgoing>.Continuation?, Int?) in
-            guard let pending = state.pending[id] else { return (nil, nil, nil) }
+        let (continuation, session) = state.withLock { state -> (CheckedContinuation<JSONValue, any Error>?, ChildSession?) in
+            guard let pending = state.pending[id] else { return (nil, nil) }
             guard let continuation = pending.continuation else {
                 state.pending[id]?.cancelled = true
-                return (nil, nil, nil)
+                return (nil, nil)
             }
             state.pending[id] = nil
-            guard let session = pending.session, session == state.session, let outgoing = state.outgoing else { return (continuation, nil, nil) }
+            guard let number = pending.session, let session = state.current, session.number == number, state.ready else { return (continuation, nil) }
             state.abandoned.insert(id)
-            return (continuation, outgoing, session)
+            return (continuation, session)
         }
         continuation?.resume(throwing: CancellationError())
-        guard let outgoing, let session else { return }
-        outgoing.yield(.frame(PluginWire.notification(method: PluginWire.Method.cancel, params: .object(["id": .number(Double(id))]))))
+        guard let session else { return }
+        session.send(PluginWire.notification(method: PluginWire.Method.cancel, params: .object(["id": .number(Double(id))])))
         _ = DeadlineWatch.shared.add(deadline: .now + Self.cancelGrace) { [self] in
-            let stuck = state.withLock { $0.session == session && $0.abandoned.contains(id) }
+            let stuck = state.withLock { $0.current === session && $0.abandoned.contains(id) }
             guard stuck else { return }
-            logger.error(
-                "isolated plugin ignored a cancelled call; killing its process", metadata: ["plugin": "\(name)", "grace": "\(Self.cancelGrace)"])
-            outgoing.yield(.kill)
+            logger.error("isolated plugin ignored a cancelled call; killing its process", metadata: ["plugin": "\(name)", "grace": "\(Self.cancelGrace)"])
+            session.kill()
         }
     }
 
@@ -188,19 +213,23 @@ final class IsolatedPlugin: Sendable {
         var failures = 0
         while true {
             let began = ContinuousClock.now
-            let exit = await runSession()
-            let (stopped, started, wasUp) = state.withLock { state in
+            let exit: String
+            if let changed = launch.changedMount() {
+                exit = "not started: \(changed); reload the plugin to plan its sandbox again"
+            } else {
+                exit = await runSession()
+            }
+            let (stopped, started) = state.withLock { state in
                 state.lastExit = exit
                 let started = state.handshake == nil ? state.started : nil
                 if started != nil { state.started = nil }
-                return (state.stopped, started, state.handshake != nil)
+                return (state.stopped, started)
             }
             if let started {
                 started.resume(throwing: PluginLoadError("the isolated plugin host did not start: \(exit)"))
                 return
             }
             if stopped { return }
-            _ = wasUp
             failures = ContinuousClock.now - began > .seconds(30) ? 1 : failures + 1
             let delay = min(Self.maxBackoff, .milliseconds(100) * (1 << min(failures - 1, 9)))
             state.withLock { $0.restarts += 1 }
@@ -212,23 +241,28 @@ final class IsolatedPlugin: Sendable {
 
     /// One child, from start to exit; returns how it ended.
     private func runSession() async -> String {
+        let (frames, frameContinuation) = AsyncStream.makeStream(of: ChildSession.Outgoing.self)
+        let (kills, killContinuation) = AsyncStream.makeStream(of: Void.self)
         let session = state.withLock { state in
-            state.session += 1
-            return state.session
+            state.sessions += 1
+            let session = ChildSession(number: state.sessions, frames: frameContinuation, kills: killContinuation)
+            state.current = session
+            state.ready = false
+            return session
         }
-        let (stream, outgoing) = AsyncStream.makeStream(of: Outgoing.self)
-        let notes = SessionNotes()
         let outcome: String
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(launch.executable)), arguments: Arguments(launch.arguments), environment: .custom([:]), input: .inputWriter,
                 output: .sequence, error: .sequence
             ) { execution in
+                session.bubblewrapPID.store(execution.processIdentifier.value, ordering: .releasing)
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
                         let writer = execution.standardInputWriter
                         var open = true
-                        for await item in stream {
+                        for await item in frames {
+                            session.dequeued()
                             switch item {
                             case .frame(let bytes) where open:
                                 do { _ = try await writer.write(bytes) } catch { open = false }
@@ -237,41 +271,38 @@ final class IsolatedPlugin: Sendable {
                             case .close:
                                 open = false
                                 try? await writer.finish()
-                            case .kill:
-                                try? execution.send(signal: .kill)
                             }
                         }
                         if open { try? await writer.finish() }
                     }
+                    // Kills do not queue behind frames a stuck child does not read.
+                    group.addTask {
+                        for await _ in kills { try? execution.send(signal: .kill) }
+                    }
                     group.addTask {
                         var splitter = LineSplitter(maxLineBytes: 2000)
-                        let record = { (line: String) in
-                            notes.tail.withLock { tail in
-                                tail.append(line)
-                                if tail.count > 40 { tail.removeFirst() }
-                            }
-                            self.logger.warning("isolated plugin wrote to stderr", metadata: ["plugin": "\(self.name)", "line": "\(line)"])
-                        }
                         do {
                             for try await buffer in execution.standardError {
-                                for line in buffer.withUnsafeBytes({ splitter.append($0) }) { record(line) }
+                                for line in buffer.withUnsafeBytes({ splitter.append($0) }) { self.stderr(line, session: session) }
                             }
                         } catch {}
-                        if let rest = splitter.finish() { record(rest) }
+                        if let rest = splitter.finish() { self.stderr(rest, session: session) }
                     }
-                    outgoing.yield(.frame(PluginWire.request(id: 0, method: PluginWire.Method.initialize, params: launch.initialize.json)))
+                    session.send(PluginWire.request(id: 0, method: PluginWire.Method.initialize, params: launch.initialize.json))
                     var reader = PluginWire.FrameReader()
                     do {
                         for try await buffer in execution.standardOutput {
                             buffer.withUnsafeBytes { reader.append($0) }
-                            while let json = try reader.next() { try receive(PluginWire.message(json), session: session, outgoing: outgoing) }
+                            while let json = try reader.next() { try receive(PluginWire.message(json), session: session) }
                         }
                     } catch {
-                        notes.protocolFailure.withLock { $0 = "\(error)" }
+                        session.notes.protocolFailure.withLock { $0 = "\(error)" }
                         logger.error("isolated plugin broke the protocol; killing its process", metadata: ["plugin": "\(name)", "error": "\(error)"])
+                        session.kill()
                     }
-                    outgoing.yield(.kill)
-                    outgoing.finish()
+                    // Standard output closed: the child is gone or going. Make sure of it, then end the helpers.
+                    killContinuation.yield()
+                    session.finish()
                     await group.waitForAll()
                 }
             }
@@ -279,15 +310,15 @@ final class IsolatedPlugin: Sendable {
         } catch {
             outcome = "the sandbox could not be started (\(error))"
         }
-        outgoing.finish()
-        let lastLines = notes.tail.withLock { $0 }
-        var exit = notes.protocolFailure.withLock { $0 }.map { "\(outcome) after a protocol error: \($0)" } ?? outcome
+        session.finish()
+        let lastLines = session.notes.tail.withLock { $0 }
+        var exit = session.notes.protocolFailure.withLock { $0 }.map { "\(outcome) after a protocol error: \($0)" } ?? outcome
         if let cause = Self.cause(in: lastLines) { exit += "; it said: \(cause)" }
         let failed = state.withLock { state -> [CheckedContinuation<JSONValue, any Error>] in
-            if state.session == session { state.outgoing = nil }
+            if state.current === session { state.ready = false }
             state.abandoned = []
             var failed: [CheckedContinuation<JSONValue, any Error>] = []
-            for (id, pending) in state.pending where pending.session == session {
+            for (id, pending) in state.pending where pending.session == session.number {
                 if let continuation = pending.continuation { failed.append(continuation) }
                 state.pending[id] = nil
             }
@@ -299,7 +330,7 @@ final class IsolatedPlugin: Sendable {
         return exit
     }
 
-    private func receive(_ message: PluginWire.Message, session: Int, outgoing: AsyncStream<Outgoing>.Continuation) throws {
+    private func receive(_ message: PluginWire.Message, session: ChildSession) throws {
         switch message {
         case .response(0, .success(let result)):
             let handshake = try PluginWire.Handshake(result)
@@ -308,12 +339,17 @@ final class IsolatedPlugin: Sendable {
             } catch {
                 throw PluginWire.ProtocolError(error.message)
             }
-            let started = state.withLock { state in
+            let started = try state.withLock { state throws(PluginWire.ProtocolError) in
+                guard !state.ready else { throw PluginWire.ProtocolError("a second initialize result") }
+                // A restarted child serves the same code: what it registered the first time must not change.
+                if let first = state.handshake, first != handshake {
+                    throw PluginWire.ProtocolError("the restarted plugin describes itself differently from its first start")
+                }
                 state.handshake = state.handshake ?? handshake
-                state.outgoing = outgoing
+                state.ready = true
                 for (id, pending) in state.pending where pending.session == nil && pending.continuation != nil {
-                    state.pending[id]?.session = session
-                    outgoing.yield(.frame(pending.frame))
+                    state.pending[id]?.session = session.number
+                    session.send(pending.frame)
                 }
                 defer { state.started = nil }
                 return state.started
@@ -322,24 +358,45 @@ final class IsolatedPlugin: Sendable {
         case .response(0, .failure(let error)):
             throw PluginWire.ProtocolError("initialize failed: \(error.message)")
         case .response(let id, let result):
-            let continuation = state.withLock { state in
-                state.abandoned.remove(id)
+            // Only an answer to a call this child was given counts.
+            let continuation = state.withLock { state -> CheckedContinuation<JSONValue, any Error>? in
+                if state.abandoned.remove(id) != nil { return nil }
+                guard state.pending[id]?.session == session.number else { return nil }
                 return state.pending.removeValue(forKey: id)?.continuation
             }
             continuation?.resume(with: result.mapError { $0.thrown })
         case .request(let id, let method, let params):
+            guard session.requests.add(1, ordering: .relaxed).newValue <= Self.maxChildRequests else {
+                session.requests.subtract(1, ordering: .relaxed)
+                session.send(
+                    PluginWire.response(id: id, result: .failure(.init(kind: .error, message: "more than \(Self.maxChildRequests) requests at once; try again"))))
+                return
+            }
             Task {
                 let result = await serve(method, params)
-                outgoing.yield(.frame(PluginWire.response(id: id, result: result)))
+                session.requests.subtract(1, ordering: .relaxed)
+                session.send(PluginWire.response(id: id, result: result))
             }
         case .notification(PluginWire.Method.log, let params):
+            guard session.notes.admitLogLine() else { return }
             let level = params["level"]?.stringValue.flatMap(PluginLogLevel.init(rawValue:)) ?? .info
             var metadata: [String: String] = [:]
             if case .object(let members)? = params["metadata"] { for (key, value) in members { metadata[key] = value.stringValue ?? value.jsonText } }
-            services.log(level, params["message"]?.stringValue ?? "", metadata: metadata)
+            services.log(level, String((params["message"]?.stringValue ?? "").prefix(2000)), metadata: metadata)
         case .notification:
             break
         }
+    }
+
+    /// One line of the child's standard error, kept for the account of its end and logged within the session's
+    /// budget.
+    private func stderr(_ line: String, session: ChildSession) {
+        session.notes.tail.withLock { tail in
+            tail.append(line)
+            if tail.count > 40 { tail.removeFirst() }
+        }
+        guard session.notes.admitLogLine() else { return }
+        logger.warning("isolated plugin wrote to stderr", metadata: ["plugin": "\(name)", "line": "\(line)"])
     }
 
     /// Does for the child what its sandbox keeps from it, with the entry's permissions checked here.
@@ -402,9 +459,94 @@ final class IsolatedPlugin: Sendable {
     }
 }
 
-/// What one session of the child left behind for the account of how it ended.
-private final class SessionNotes: Sendable {
+/// One run of the child: the frames for its standard input, the way to kill it, and what it left behind.
+final class ChildSession: Sendable {
+    enum Outgoing: Sendable {
+        case frame([UInt8])
+        /// Closes the child's standard input: it exits by itself.
+        case close
+    }
+
+    let number: Int
+    private let frames: AsyncStream<Outgoing>.Continuation
+    private let kills: AsyncStream<Void>.Continuation
+    private let queued = Atomic<Int>(0)
+    /// Requests of the child being served.
+    let requests = Atomic<Int>(0)
+    let notes = SessionNotes()
+
+    init(number: Int, frames: AsyncStream<Outgoing>.Continuation, kills: AsyncStream<Void>.Continuation) {
+        self.number = number
+        self.frames = frames
+        self.kills = kills
+    }
+
+    /// Queues a frame; a child that lets ``IsolatedPlugin/maxQueuedFrames`` pile up unread is killed.
+    func send(_ frame: [UInt8]) {
+        guard queued.add(1, ordering: .relaxed).newValue <= IsolatedPlugin.maxQueuedFrames else {
+            kill()
+            return
+        }
+        frames.yield(.frame(frame))
+    }
+
+    func dequeued() {
+        queued.subtract(1, ordering: .relaxed)
+    }
+
+    func close() {
+        frames.yield(.close)
+    }
+
+    /// The pid of bwrap while the session runs (its child, the sandbox's init, is found from it).
+    let bubblewrapPID = Atomic<Int32>(0)
+
+    /// Ends the child at once: SIGKILL to the sandbox's init, bwrap's child (the kernel then kills everything in
+    /// its PID namespace), and to bwrap itself. Killing bwrap alone would leave the sandbox running: it is not
+    /// tied to bwrap's life (see ``SandboxPlan/dieWithParent``).
+    func kill() {
+        let bubblewrap = bubblewrapPID.load(ordering: .acquiring)
+        if bubblewrap > 0 {
+            for child in Self.children(of: bubblewrap) { _ = Glibc.kill(child, SIGKILL) }
+        }
+        frames.yield(.close)
+        kills.yield()
+    }
+
+    /// The processes whose parent is `pid`, from `/proc/<n>/stat` (the field after the command name).
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let candidate = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid ? candidate : nil
+        }
+    }
+
+    func finish() {
+        frames.finish()
+        kills.finish()
+    }
+}
+
+/// What one session of the child left behind, and its log budget.
+final class SessionNotes: Sendable {
     /// The last lines the child wrote to standard error.
     let tail = Mutex<[String]>([])
     let protocolFailure = Mutex<String?>(nil)
+    private let budget = Mutex<(windowStart: ContinuousClock.Instant, lines: Int)>((.now, 0))
+    static let linesPerWindow = 100
+    static let window: Duration = .seconds(10)
+
+    /// Whether one more line of the child's output may be logged: at most ``linesPerWindow`` per ``window``, the
+    /// rest dropped, so a chatty or hostile plugin cannot flood the gateway's log.
+    func admitLogLine() -> Bool {
+        budget.withLock { budget in
+            if ContinuousClock.now - budget.windowStart > Self.window { budget = (.now, 0) }
+            budget.lines += 1
+            return budget.lines <= Self.linesPerWindow
+        }
+    }
 }

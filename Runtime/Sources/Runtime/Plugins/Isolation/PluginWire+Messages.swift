@@ -140,7 +140,15 @@ extension PluginWire {
         }
         return PluginHTTPRequest(
             method: json["method"]?.stringValue ?? "GET", url: url, headers: headers(json["headers"]), body: body,
-            timeoutSeconds: json["timeout_seconds"]?.numberValue ?? 30, maxResponseBytes: max(0, Int(json["max_response_bytes"]?.numberValue ?? 4_194_304)))
+            timeoutSeconds: json["timeout_seconds"]?.numberValue ?? 30, maxResponseBytes: Self.responseLimit(json["max_response_bytes"]?.numberValue))
+    }
+
+    /// The body limit a child asks for, within what a frame can carry back (base64 grows it by a third): any
+    /// number, however large or not finite, becomes a sane limit.
+    static func responseLimit(_ asked: Double?) -> Int {
+        let ceiling = PluginWire.maxFrameBytes / 2
+        guard let asked, asked.isFinite, asked >= 0 else { return 4 << 20 }
+        return asked >= Double(ceiling) ? ceiling : Int(asked)
     }
 
     static func json(_ response: PluginHTTPResponse) -> JSONValue {

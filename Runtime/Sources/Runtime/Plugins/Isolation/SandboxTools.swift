@@ -32,15 +32,21 @@ struct SandboxTools: Sendable {
         guard let hostExecutable, FileManager.default.isExecutableFile(atPath: hostExecutable.path) else {
             throw PluginLoadError("the plugin host \(hostExecutable?.path ?? "swiftlet") is missing: build swiftlet (swift build)")
         }
+        // Everything resolved now, and checked again before every start (see Launch.mountSources).
+        let workspace = workspace.resolvingSymlinksInPath()
+        let copy = copy.resolvingSymlinksInPath()
         let access = PluginFileAccess(workspace: workspace, permissions: entry.permissions)
+        for root in access.readableRoots where Self.coversSystem(root) {
+            throw PluginLoadError("files root \(root) is, holds or lies in /, /proc, /sys or /dev, which an isolated plugin may not mount")
+        }
         // A writable root that does not exist yet is created, so it can be mounted (the plugin may create it anyway).
         for root in access.writableRoots where !FileManager.default.fileExists(atPath: root) {
             try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
         var plan = SandboxPlan(command: [hostExecutable.path, "plugin-host"])
         let system = SandboxPlan.system { path in try? FileManager.default.destinationOfSymbolicLink(atPath: path) }
-        plan.readOnly = system.readOnly + libraryDirectories.filter { !PermissionSet.path($0, isInside: ["/usr"]) } + [hostExecutable.path, copy.path]
-            + access.readableRoots.filter { !access.writableRoots.contains($0) }
+        let ownFiles = libraryDirectories + [hostExecutable.path, copy.path]
+        plan.readOnly = system.readOnly + ownFiles + access.readableRoots.filter { !access.writableRoots.contains($0) }
         plan.readWrite = access.writableRoots
         plan.symlinks = system.symlinks
         var environment: [String: String?] = [:]
@@ -51,10 +57,18 @@ struct SandboxTools: Sendable {
             plugin: copy.path, name: entry.name, configuration: entry.configuration, workspace: workspace.path, readableRoots: access.readableRoots,
             writableRoots: access.writableRoots, environment: environment, secrets: secrets, memoryMB: entry.permissions.memoryMB,
             exec: entry.permissions.exec)
-        return IsolatedPlugin.Launch(executable: bubblewrap, arguments: plan.arguments, initialize: initialize)
+        return IsolatedPlugin.Launch(
+            executable: bubblewrap, arguments: plan.arguments, initialize: initialize, mountSources: ownFiles + access.readableRoots)
+    }
+
+    /// Whether a root is `/`, or holds or lies in `/proc`, `/sys` or `/dev`: mounted, it would replace the
+    /// sandbox's own (the host's processes, with their environments, would be there to read).
+    static func coversSystem(_ root: String) -> Bool {
+        let components = root.split(separator: "/")
+        guard let top = components.first else { return true }
+        return ["proc", "sys", "dev"].contains(String(top))
     }
 }
-
 /// The registry's view of an isolated plugin: its functions as the child reported them, each call sent to it.
 struct IsolatedToolPlugin: ToolPlugin {
     let metadata: PluginMetadata
