@@ -146,11 +146,12 @@ struct PluginLoaderTests {
         try await fixture.close()
     }
 
-    @Test("network, environment and secrets: only what the entry lists")
-    func networkEnvironmentSecrets() async throws {
+    @Test("network, environment and secrets: only what the entry lists", arguments: ["in-process", "process"])
+    func networkEnvironmentSecrets(isolation: String) async throws {
         try await FakeProviderServer.withServer(FakeProvider()) { server in
             let fixture = try await Fixture(
-                entries: Self.fixture(#"{"network": ["127.0.0.1:\#(server.port)"], "env": ["FIXTURE_LISTED"], "secrets": ["api_key"]}"#),
+                entries: #"{"name": "fixture_tools", "file": "libFixtureToolPlugin.so", "isolation": "\#(isolation)", "permissions": "#
+                    + #"{"network": ["127.0.0.1:\#(server.port)"], "env": ["FIXTURE_LISTED"], "secrets": ["api_key"]}}"#,
                 variables: ["FIXTURE_LISTED": "visible", "FIXTURE_HIDDEN": "hidden", "SWIFTLET_SECRET_API_KEY": "k-123456", "SWIFTLET_SECRET_OTHER": "x"])
             let allowed = await fixture.call("fixture_fetch", #"{"url": "\#(server.baseURL)/nowhere"}"#)
             #expect(allowed == ("404: 404 page not found", false))
