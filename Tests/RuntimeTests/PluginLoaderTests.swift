@@ -109,9 +109,10 @@ struct PluginLoaderTests {
         try await fixture.close()
     }
 
-    @Test("files: listed roots only; traversal, symlink escapes and writes outside the write roots are refused")
-    func filesWhitelist() async throws {
-        let fixture = try await Fixture(entries: Self.fixture(#"{"files": {"read": ["knowledge"], "write": ["notes"]}}"#))
+    @Test("files: listed roots only; traversal, symlink escapes and writes outside the write roots are refused", arguments: ["in-process", "process"])
+    func filesWhitelist(isolation: String) async throws {
+        let fixture = try await Fixture(
+            entries: #"{"name": "fixture_tools", "file": "libFixtureToolPlugin.so", "isolation": "\#(isolation)", "permissions": {"files": {"read": ["knowledge"], "write": ["notes"]}}}"#)
         try fixture.write("knowledge/faq.md", "opening hours: 9-17")
         try fixture.write("private/diary.md", "secret diary")
         try FileManager.default.createSymbolicLink(
