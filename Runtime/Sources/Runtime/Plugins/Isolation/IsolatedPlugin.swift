@@ -239,8 +239,16 @@ final class IsolatedPlugin: Sendable {
         }
     }
 
+    /// Writing to the pipe of a child that just died raises SIGPIPE, whose default ends the gateway. SwiftNIO
+    /// ignores it once its first socket exists, but plugins load before the server listens.
+    private static let brokenPipesIgnored: Bool = {
+        _ = signal(SIGPIPE, SIG_IGN)
+        return true
+    }()
+
     /// One child, from start to exit; returns how it ended.
     private func runSession() async -> String {
+        precondition(Self.brokenPipesIgnored)
         let (frames, frameContinuation) = AsyncStream.makeStream(of: ChildSession.Outgoing.self)
         let (kills, killContinuation) = AsyncStream.makeStream(of: Void.self)
         let session = state.withLock { state in
