@@ -93,6 +93,41 @@ struct ToolsFileTests {
         #expect(fields(schema["$defs"]?["plugin"]) == ToolsFile.pluginFields)
         #expect(fields(schema["$defs"]?["permissions"]) == ToolsFile.permissionFields)
         #expect(fields(schema["$defs"]?["permissions"]?["properties"]?["files"]) == ToolsFile.fileAccessFields)
+        #expect(fields(schema["$defs"]?["skill"]) == ToolsFile.skillFields)
+        #expect(fields(schema["$defs"]?["limits"]) == ToolsFile.limitFields)
+    }
+
+    @Test("skill entries: defaults, the grant and the limits; every problem named by entry and field")
+    func skillEntries() throws {
+        let file = try ToolsFile.parse(
+            Data(
+                #"""
+                {"version": 1, "skills": [
+                  {"name": "faq", "permissions": {"files": {"read": ["knowledge"]}, "timeout_seconds": 5}, "limits": {"cpu_seconds": 2, "output_kb": 64}},
+                  {"name": "tidy", "path": "/opt/skills/tidy", "enabled": false, "sandbox": "none"}
+                ]}
+                """#.utf8))
+        #expect(file.skills.count == 2)
+        #expect(file.skills[0].path == "skills/faq" && file.skills[0].sandbox == .bubblewrap && file.skills[0].enabled)
+        #expect(file.skills[0].permissions.read == ["knowledge"] && file.skills[0].permissions.timeoutSeconds == 5)
+        #expect(file.skills[0].limits.cpuSeconds == 2 && file.skills[0].limits.outputKB == 64 && file.skills[0].limits.processes == 32)
+        #expect(file.skills[1].path == "/opt/skills/tidy" && file.skills[1].sandbox == ToolsFile.SkillEntry.Sandbox.none && !file.skills[1].enabled)
+        do {
+            _ = try ToolsFile.parse(
+                Data(
+                    #"{"version": 1, "skills": [{"name": "Bad Name", "sandbox": "docker", "limits": {"processes": 0, "forks": 1}}, {"name": "faq"}, {"name": "faq"}]}"#
+                        .utf8))
+            Issue.record("an invalid skills list was accepted")
+        } catch {
+            #expect(
+                error.issues.map(\.description) == [
+                    "skills[0] (Bad Name).name: must be 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit",
+                    "skills[0] (Bad Name).sandbox: must be \"bwrap\" or \"none\" (none runs the skill unsandboxed, with every right of the gateway)",
+                    "skills[0] (Bad Name).limits.forks: unknown field (allowed: cpu_seconds, file_size_mb, open_files, output_kb, processes)",
+                    "skills[0] (Bad Name).limits.processes: must be a whole number from 1 to 4096",
+                    "skills[2] (faq).name: 'faq' is registered twice",
+                ])
+        }
     }
 
     @Test("egress rules: exact hosts, subdomain wildcards, any port, case and trailing dots")

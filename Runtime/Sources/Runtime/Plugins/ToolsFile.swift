@@ -24,9 +24,56 @@ public struct ToolsFile: Sendable, Equatable {
     public static let currentVersion = 1
 
     public var plugins: [PluginEntry]
+    public var skills: [SkillEntry]
 
-    public init(plugins: [PluginEntry] = []) {
+    public init(plugins: [PluginEntry] = [], skills: [SkillEntry] = []) {
         self.plugins = plugins
+        self.skills = skills
+    }
+
+    /// One `skills[]` entry: a skill folder, and what its runs may reach and use.
+    public struct SkillEntry: Sendable, Equatable {
+        public enum Sandbox: String, Sendable, CaseIterable {
+            case bubblewrap = "bwrap"
+            /// No sandbox at all: only when the entry says so; logged loudly, flagged by doctor, audited.
+            case none
+        }
+
+        public var name: String
+        /// The folder holding SKILL.md: workspace-relative or absolute; `skills/<name>` by default.
+        public var path: String
+        public var enabled: Bool
+        public var sandbox: Sandbox
+        /// The grant: what SKILL.md asks for counts only when it is listed here.
+        public var permissions: PermissionSet
+        public var limits: SkillLimits
+
+        public init(
+            name: String, path: String? = nil, enabled: Bool = true, sandbox: Sandbox = .bubblewrap, permissions: PermissionSet = .none,
+            limits: SkillLimits = SkillLimits()
+        ) {
+            self.name = name
+            self.path = path ?? "skills/\(name)"
+            self.enabled = enabled
+            self.sandbox = sandbox
+            self.permissions = permissions
+            self.limits = limits
+        }
+    }
+
+    /// The kernel limits of one skill run, beyond `permissions.timeout_seconds` (wall clock) and `memory_mb`
+    /// (address space).
+    public struct SkillLimits: Sendable, Equatable {
+        public var cpuSeconds = 10
+        /// Processes and threads the run may have at once.
+        public var processes = 32
+        public var openFiles = 64
+        /// The largest file the run may write.
+        public var fileSizeMB = 16
+        /// Standard output beyond this ends the run with an error.
+        public var outputKB = 256
+
+        public init() {}
     }
 
     /// One `plugins[]` entry.
@@ -94,6 +141,8 @@ public struct ToolsFile: Sendable, Equatable {
     static let pluginFields: Set<String> = ["name", "file", "sha256", "isolation", "enabled", "permissions", "config", "description"]
     static let permissionFields: Set<String> = ["files", "network", "env", "secrets", "exec", "timeout_seconds", "memory_mb"]
     static let fileAccessFields: Set<String> = ["read", "write"]
+    static let skillFields: Set<String> = ["name", "path", "enabled", "sandbox", "permissions", "limits", "description"]
+    static let limitFields: Set<String> = ["cpu_seconds", "processes", "open_files", "file_size_mb", "output_kb"]
 
     /// The rule providers apply to tool (function) names: 1 to 64 of letters, digits, `_` and `-`.
     static func isValidToolName(_ name: String) -> Bool {
@@ -128,7 +177,7 @@ public struct ToolsFile: Sendable, Equatable {
     }
 
     /// Walks the JSON, collecting issues instead of stopping at the first.
-    private struct Reader {
+    struct Reader {
         var issues: [Issue] = []
 
         mutating func fail(_ location: String, _ message: String) {
@@ -168,14 +217,26 @@ public struct ToolsFile: Sendable, Equatable {
             } else {
                 fail("version", "is required (\(ToolsFile.currentVersion))")
             }
-            if let skills = members["skills"], case .array = skills {} else if members["skills"] != nil { fail("skills", "must be an array") }
-            guard let plugins = members["plugins"] else { return ToolsFile() }
+            var file = ToolsFile()
+            if let skills = members["skills"] {
+                if case .array(let entries) = skills {
+                    var seenSkills: Set<String> = []
+                    for (index, entry) in entries.enumerated() {
+                        let location = "skills[\(index)]" + (entry["name"]?.stringValue.map { " (\($0))" } ?? "")
+                        guard let skill = skill(entry, location) else { continue }
+                        if !seenSkills.insert(skill.name).inserted { fail("\(location).name", "'\(skill.name)' is registered twice") }
+                        file.skills.append(skill)
+                    }
+                } else {
+                    fail("skills", "must be an array")
+                }
+            }
+            guard let plugins = members["plugins"] else { return file }
             guard case .array(let entries) = plugins else {
                 fail("plugins", "must be an array")
-                return ToolsFile()
+                return file
             }
             var seen: Set<String> = []
-            var file = ToolsFile()
             for (index, entry) in entries.enumerated() {
                 let name = entry["name"]?.stringValue
                 let location = "plugins[\(index)]" + (name.map { " (\($0))" } ?? "")
@@ -227,6 +288,48 @@ public struct ToolsFile: Sendable, Equatable {
             guard issues.count == before else { return nil }
             return PluginEntry(
                 name: name, file: file, sha256: sha256, isolation: isolation, enabled: enabled, permissions: permissions, configuration: configuration)
+        }
+
+        mutating func skill(_ value: JSONValue, _ location: String) -> SkillEntry? {
+            let before = issues.count
+            guard let members = object(value, location, allowed: ToolsFile.skillFields) else { return nil }
+            let name = members["name"]?.stringValue ?? ""
+            if !ToolsFile.isValidName(name) {
+                fail("\(location).name", members["name"] == nil ? "is required" : "must be 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter or digit")
+            }
+            var path: String?
+            if let value = members["path"] {
+                if let text = value.stringValue, !text.isEmpty { path = text } else { fail("\(location).path", "must be the skill folder: workspace-relative or absolute") }
+            }
+            var enabled = true
+            if let value = members["enabled"] {
+                if case .bool(let flag) = value { enabled = flag } else { fail("\(location).enabled", "must be true or false") }
+            }
+            var sandbox = SkillEntry.Sandbox.bubblewrap
+            if let value = members["sandbox"] {
+                if let parsed = value.stringValue.flatMap(SkillEntry.Sandbox.init(rawValue:)) { sandbox = parsed } else {
+                    fail("\(location).sandbox", "must be \"bwrap\" or \"none\" (none runs the skill unsandboxed, with every right of the gateway)")
+                }
+            }
+            let permissions = members["permissions"].map { permissionSet($0, "\(location).permissions") } ?? .none
+            var limits = SkillLimits()
+            if let value = members["limits"], let fields = object(value, "\(location).limits", allowed: ToolsFile.limitFields) {
+                func number(_ key: String, _ range: ClosedRange<Int>) -> Int? {
+                    guard let field = fields[key] else { return nil }
+                    guard let number = field.intValue, range.contains(number) else {
+                        fail("\(location).limits.\(key)", "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                        return nil
+                    }
+                    return number
+                }
+                limits.cpuSeconds = number("cpu_seconds", 1...3600) ?? limits.cpuSeconds
+                limits.processes = number("processes", 1...4096) ?? limits.processes
+                limits.openFiles = number("open_files", 16...4096) ?? limits.openFiles
+                limits.fileSizeMB = number("file_size_mb", 1...65536) ?? limits.fileSizeMB
+                limits.outputKB = number("output_kb", 1...65536) ?? limits.outputKB
+            }
+            guard issues.count == before else { return nil }
+            return SkillEntry(name: name, path: path, enabled: enabled, sandbox: sandbox, permissions: permissions, limits: limits)
         }
 
         mutating func permissionSet(_ value: JSONValue, _ location: String) -> PermissionSet {
