@@ -1,3 +1,4 @@
+import FakeProviders
 import Foundation
 import Glibc
 import Logging
@@ -119,6 +120,31 @@ struct PluginIsolationTests {
         #expect(status.state == .loaded && status.restarts == 1 && status.lastExit?.contains("signal") == true, "\(status)")
         #expect(await !fixture.call("file_search", #"{"query": "hours"}"#).isError)
         try await fixture.close()
+    }
+
+    @Test("end to end: the model calls a crashing isolated tool; the gateway answers, goes on, and reports the restart")
+    func gatewayOutlivesACrash() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.toolCalls([FakeToolCall(name: "fixture_crash")]), .text("The tool broke; here is what I know."))
+        try await FakeProviderServer.withServer(fake) { server in
+            let workspace = try TestGateway.makeWorkspace(config: MessagePathTests.config(server))
+            try #"{"version": 1, "plugins": [\#(Self.isolated())]}"#.write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
+            let gateway = try await TestGateway.start(workspace: workspace)
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let first = try await chat.send("use the tool")
+                #expect(((try await chat.reply(to: first))["data"] as? [String: Any])?["text"] as? String == "The tool broke; here is what I know.")
+                let toolResult = fake.lastRequest?.messages.first { $0["role"]?.stringValue == "tool" }?["content"]?.stringValue ?? ""
+                #expect(toolResult.contains("stopped while running the call") && toolResult.contains("fixture_crash was called"), "\(toolResult)")
+                // The gateway goes on: the next message is answered (the fake echoes it).
+                let second = try await chat.send("still there?")
+                #expect(((try await chat.reply(to: second))["data"] as? [String: Any])?["text"] as? String == "echo: still there?")
+            }
+            let list = try await gateway.request("/admin/v1/plugins", token: gateway.controlToken)
+            let plugin = try #require((list.json["plugins"] as? [[String: Any]])?.first)
+            #expect(plugin["isolation"] as? String == "process" && plugin["restarts"] as? Int == 1, "\(plugin)")
+            #expect(try await gateway.request("/ready").status == 200)
+            try await gateway.stop()
+        }
     }
 
     @Test("a call that spins past its deadline fails at the deadline; the deaf child is killed and restarted")
