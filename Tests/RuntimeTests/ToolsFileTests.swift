@@ -155,4 +155,29 @@ struct ToolsFileTests {
         #expect(!PermissionSet.path("/ws", isInside: ["/ws/notes"]))
         #expect(!PermissionSet.path("/etc/passwd", isInside: []))
     }
+
+    @Test("a request (SKILL.md) against a grant (tools.json): what is asked and not given, item by item")
+    func notGranted() throws {
+        var grant = PermissionSet()
+        grant.read = ["knowledge"]
+        grant.write = ["notes/"]
+        grant.network = [try #require(EgressRule("*.example.com:443")), try #require(EgressRule("api.other.org:*"))]
+        grant.environment = ["TZ"]
+        grant.secrets = ["api_key"]
+        var request = PermissionSet()
+        request.read = ["knowledge/faq.md", "./notes/x", "private"]
+        request.write = ["notes", "knowledge"]
+        request.network = ["a.example.com:443", "*.b.example.com:443", "*.example.com:443", "example.com:443", "a.example.com:80", "api.other.org:8443", "api.other.org:*"]
+            .compactMap(EgressRule.init)
+        request.environment = ["TZ", "HOME"]
+        request.secrets = ["api_key", "db_password"]
+        request.exec = true
+        #expect(
+            request.notGranted(by: grant) == [
+                "files.read private", "files.write knowledge", "network example.com:443", "network a.example.com:80", "env HOME", "secrets db_password",
+                "exec",
+            ])
+        #expect(PermissionSet.none.notGranted(by: .none).isEmpty)
+        #expect(grant.notGranted(by: grant).isEmpty)
+    }
 }

@@ -38,6 +38,27 @@ public struct PermissionSet: Sendable, Equatable {
         }
     }
 
+    /// What `self` (a request, such as a skill's SKILL.md) asks for that `grant` (its tools.json entry) does not
+    /// give, in words, one item each: paths compared lexically (workspace-relative and absolute are different
+    /// spellings), a network rule covered when the grant has a rule that matches its host and every port it
+    /// names. Empty when the grant covers the request.
+    public func notGranted(by grant: PermissionSet) -> [String] {
+        var missing: [String] = []
+        let readable = grant.read + grant.write
+        for path in read where !Self.path(Self.lexical(path), isInside: readable.map(Self.lexical)) { missing.append("files.read \(path)") }
+        for path in write where !Self.path(Self.lexical(path), isInside: grant.write.map(Self.lexical)) { missing.append("files.write \(path)") }
+        for rule in network where !grant.network.contains(where: { $0.covers(rule) }) { missing.append("network \(rule)") }
+        for name in environment where !grant.environment.contains(name) { missing.append("env \(name)") }
+        for name in secrets where !grant.secrets.contains(name) { missing.append("secrets \(name)") }
+        if exec, !grant.exec { missing.append("exec") }
+        return missing
+    }
+
+    /// A path with `.` and empty components removed and without a trailing slash, for comparison.
+    private static func lexical(_ path: String) -> String {
+        (path.hasPrefix("/") ? "/" : "") + path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
     private static func components(_ path: String) -> [Substring] {
         path.split(separator: "/", omittingEmptySubsequences: true)
     }
@@ -79,6 +100,17 @@ public struct EgressRule: Sendable, Equatable, CustomStringConvertible {
         let candidate = candidate.lowercased().trimmingSuffix(".")
         if host.hasPrefix("*.") { return candidate.hasSuffix(host.dropFirst(1)) && candidate.count > host.count - 1 }
         return candidate == host
+    }
+
+    /// Whether every connection `other` admits is admitted by this rule too.
+    public func covers(_ other: EgressRule) -> Bool {
+        if let port, other.port != port { return false }
+        if other.host == host { return true }
+        guard host.hasPrefix("*.") else { return false }
+        // A wildcard covers a name under it, or a narrower wildcard (compared from its dot on).
+        let suffix = host.dropFirst(1)
+        let name = other.host.hasPrefix("*.") ? other.host.dropFirst(1) : Substring(other.host)
+        return name.hasSuffix(suffix) && name.count > suffix.count
     }
 
     public var description: String {
