@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Runtime
@@ -73,5 +74,47 @@ struct SkillManifestTests {
         for broken in ["no frontmatter", "---\nname: x\n", "---\n[not, a, mapping]\n---\n", "---\nname: *alias\n---\n", "---\n: : :\n---\n"] {
             #expect(throws: SkillManifest.Invalid.self, "\(broken)") { try SkillManifest.parse(broken) }
         }
+    }
+
+    @Test("the survey: registered skills in tools.json order with their state, then unregistered folders")
+    func survey() throws {
+        let workspace = Workspace(root: FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-skills-\(UUID().uuidString)"))
+        try workspace.scaffold()
+        func write(_ relative: String, _ text: String) throws {
+            let url = workspace.root.appendingPathComponent(relative)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        try write("skills/faq/SKILL.md", Self.faq)
+        try write("skills/tidy/SKILL.md", "---\nname: tidy\ndescription: Tidies.\nruntime: shell\nentry: tidy.sh\n---\n")
+        try write("skills/renamed/SKILL.md", "---\nname: other\ndescription: Misnamed.\nruntime: shell\nentry: run.sh\n---\n")
+        try write("skills/broken/SKILL.md", "---\nname: broken\nruntime: ruby\n---\n")
+        try write("skills/stray/SKILL.md", "---\nname: stray\ndescription: Nobody registered me.\nruntime: shell\nentry: run.sh\n---\n")
+        try write("skills/notes-only/README.md", "no SKILL.md here")
+        try write(
+            "tools.json",
+            #"""
+            {"version": 1, "skills": [
+              {"name": "faq", "permissions": {"files": {"read": ["knowledge"]}, "timeout_seconds": 5}},
+              {"name": "tidy", "enabled": false},
+              {"name": "renamed"},
+              {"name": "broken"},
+              {"name": "ghost"},
+              {"name": "limited", "path": "skills/faq"}
+            ]}
+            """#)
+        let statuses = try SkillSurvey.survey(workspace)
+        #expect(statuses.map(\.name) == ["faq", "tidy", "renamed", "broken", "ghost", "limited", "stray"])
+        #expect(statuses.map(\.state) == [.ready, .disabled, .invalid, .invalid, .invalid, .invalid, .unregistered])
+        #expect(statuses[0].runtime == "python" && statuses[0].notGranted.isEmpty && statuses[0].sandbox == "bwrap")
+        #expect(statuses[2].error == "SKILL.md names the skill 'other' but tools.json registers it as 'renamed'")
+        #expect(statuses[3].error?.contains("runtime: must be python or shell") == true)
+        #expect(statuses[4].error?.hasSuffix("skills/ghost/SKILL.md is missing or unreadable") == true)
+        #expect(statuses[6].description == "Nobody registered me." && statuses[6].sandbox == nil)
+        // Asking for more than the grant: the skill is limited to the grant, and says what it lacks.
+        var entry = ToolsFile.SkillEntry(name: "faq")
+        entry.permissions.read = ["knowledge"]
+        let limited = SkillSurvey.status(entry: entry, folder: "/x", manifest: .success(try SkillManifest.parse(Self.faq.replacingOccurrences(of: "files: { read: [knowledge] }", with: "files: { read: [knowledge] }\n  env: [HOME]"))))
+        #expect(limited.state == .limited && limited.notGranted == ["env HOME"])
     }
 }
