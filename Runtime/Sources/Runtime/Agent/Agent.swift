@@ -60,7 +60,8 @@ public final class Agent: Sendable {
         let config = configuration()
         let override = state.modelOverride.flatMap(ModelRef.init)
         let budget = contextBudget(override: override, config: config)
-        let system = systemPrompt(config, entry: entry)
+        let offer = tools.offer(allowedBy: config.tools, context: Self.toolContext(entry))
+        let system = systemPrompt(config, offer: offer)
 
         var plan = contextPlan(history: history, state: state, system: system, budget: budget, config: config)
         var usage: [UsageRecord] = []
@@ -73,7 +74,8 @@ public final class Agent: Sendable {
                 plan = try await contextPlan(entry: entry, state: state, system: system, budget: budget, config: config)
             }
             return try await toolLoop(
-                entry: entry, messages: plan.messages, override: override, onlyOverride: false, clientTools: nil, config: config, usage: usage,
+                entry: entry, messages: plan.messages, override: override, onlyOverride: false, offered: offer.definitions, clientTools: nil, config: config,
+                usage: usage,
                 providerTime: providerTime, emit: emit)
         } catch let error as ProviderError {
             var outcome = failure(error, entry: entry)
@@ -94,10 +96,12 @@ public final class Agent: Sendable {
         let config = configuration()
         var conversation = messages
         let entry = JournalEntry(id: requestID, channel: "api", sessionKey: "api", sessionID: "", peer: "api", sender: "api", text: "", replyTarget: "")
-        if model == nil { conversation.insert(.system(systemPrompt(config, entry: entry)), at: 0) }
+        let offer = tools.offer(allowedBy: config.tools, context: Self.toolContext(entry))
+        if model == nil { conversation.insert(.system(systemPrompt(config, offer: offer)), at: 0) }
         do {
             return try await toolLoop(
-                entry: entry, messages: conversation, override: model, onlyOverride: model != nil, clientTools: model == nil ? nil : clientTools, config: config,
+                entry: entry, messages: conversation, override: model, onlyOverride: model != nil, offered: offer.definitions,
+                clientTools: model == nil ? nil : clientTools, config: config,
                 usage: [], providerTime: .zero, emit: emit)
         } catch let error as ProviderError {
             return failure(error, entry: entry)
@@ -105,7 +109,8 @@ public final class Agent: Sendable {
     }
 
     private func toolLoop(
-        entry: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, onlyOverride: Bool, clientTools: [ToolDefinition]?, config: GatewayConfig,
+        entry: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, onlyOverride: Bool, offered: [ToolDefinition], clientTools: [ToolDefinition]?,
+        config: GatewayConfig,
         usage initialUsage: [UsageRecord],
         providerTime initialTime: Duration, emit: @escaping @Sendable (Event) async -> Void
     ) async throws -> Outcome {
@@ -113,8 +118,8 @@ public final class Agent: Sendable {
         var usage = initialUsage
         var providerTime = initialTime
         var transcript: [MessageRecord] = []
-        let context = ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
-        let definitions = clientTools ?? tools.definitions(allowedBy: config.tools, context: context)
+        let context = Self.toolContext(entry)
+        let definitions = clientTools ?? offered
         for iteration in 1...config.agent.maxToolIterations {
             let request = ModelRequest(model: "", messages: messages, tools: definitions, maxTokens: config.agent.maxOutputTokens, stream: true)
             let outcome = try await call(request, entry: entry, override: override, onlyOverride: onlyOverride, emit: emit, usage: &usage)
@@ -218,30 +223,32 @@ public final class Agent: Sendable {
         return max(256, window - config.agent.maxOutputTokens)
     }
 
+    private static func toolContext(_ entry: JournalEntry) -> ToolContext {
+        ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
+    }
+
     /// What the system prompt is made of: the persona file as the file system last reported it, and the tools.
     private struct PromptKey: Equatable {
         var path = ""
         var persona: FileStamp?
+        /// The registry generation the offered tools come from (it fixes their descriptions), and their names: the
+        /// tools this conversation's sender is offered (tools.rules).
         var toolsGeneration: Int
-        /// The tools this conversation's sender is offered (tools.rules).
         var offered: [String]
     }
 
     /// The persona file's text plus the tool notes, rebuilt only when the file's modification time or size
     /// or the registered tools change (one `stat` per turn, so an edit applies to the next message
     /// without a reload).
-    private func systemPrompt(_ config: GatewayConfig, entry: JournalEntry) -> String {
-        let context = ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
-        let generation = tools.generation
-        let offered = tools.definitions(allowedBy: config.tools, context: context)
-        var key = PromptKey(toolsGeneration: generation, offered: offered.map(\.name))
+    private func systemPrompt(_ config: GatewayConfig, offer: ToolRegistry.Offer) -> String {
+        var key = PromptKey(toolsGeneration: offer.generation, offered: offer.definitions.map(\.name))
         if !config.agent.personaFile.isEmpty {
             key.path = workspace.path(config.agent.personaFile).path
             key.persona = FileStamp(path: key.path)
         }
         if let cached = promptCache.withLock({ $0 }), cached.key == key { return cached.prompt }
         let personaText = key.persona == nil ? nil : try? String(contentsOfFile: key.path, encoding: .utf8)
-        let prompt = Persona.systemPrompt(personaText: personaText, tools: offered)
+        let prompt = Persona.systemPrompt(personaText: personaText, tools: offer.definitions)
         promptCache.withLock { $0 = (key, prompt) }
         return prompt
     }
@@ -285,7 +292,7 @@ public final class Agent: Sendable {
             let override = state.modelOverride.flatMap(ModelRef.init)
             let model = (override ?? router.models.first)?.description ?? "none configured"
             let budget = contextBudget(override: override, config: config)
-            let plan = try await contextPlan(entry: entry, state: state, system: systemPrompt(config, entry: entry), budget: budget, config: config)
+            let plan = try await contextPlan(entry: entry, state: state, system: systemPrompt(config, offer: tools.offer(allowedBy: config.tools, context: Self.toolContext(entry))), budget: budget, config: config)
             let providers = router.health().map { "\($0.name) (\($0.kind)): breaker \($0.breaker), \($0.calls) calls, \($0.failures) failed" }
             return """
                 Session \(entry.sessionKey)

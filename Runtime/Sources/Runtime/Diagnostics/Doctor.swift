@@ -14,7 +14,7 @@ public enum Doctor {
 
     public static func run(workspace: Workspace, config: Result<GatewayConfig, ConfigError>, environment: [String: String]) async -> [Check] {
         var checks: [Check] = []
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let path = environment["PATH"] ?? defaultPath
         checks.append(
             executable("swift", in: path).map { Check(name: "toolchain", status: .ok, detail: "swift at \($0)") }
                 ?? Check(name: "toolchain", status: .warn, detail: "swift not found on PATH", fix: "install Swift 6.3 to build plugins (the gateway itself runs without it)"))
@@ -44,6 +44,9 @@ public enum Doctor {
         }
         return checks
     }
+
+    /// The search path when the environment has no PATH.
+    static let defaultPath = "/usr/local/bin:/usr/bin:/bin"
 
     static func executable(_ name: String, in path: String) -> String? {
         for directory in path.split(separator: ":") {

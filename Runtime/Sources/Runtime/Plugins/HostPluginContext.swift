@@ -33,7 +33,7 @@ struct HostPluginContext: PluginContext {
     func secret(_ name: String) throws -> String {
         guard permissions.allowsSecret(name) else { throw PluginAccessDenied(permission: "secrets", subject: name) }
         guard let value = variables[Self.secretVariable(name)], !value.isEmpty else {
-            throw ToolFailure("the secret \(name) is not set (set \(Self.secretVariable(name)) in the environment or .env)")
+            throw Self.unset(secret: name)
         }
         return value
     }
@@ -41,6 +41,11 @@ struct HostPluginContext: PluginContext {
     func environment(_ name: String) throws -> String? {
         guard permissions.allowsEnvironment(name) else { throw PluginAccessDenied(permission: "env", subject: name) }
         return variables[name]
+    }
+
+    /// The failure of a whitelisted secret that has no value, in- or out-of-process.
+    static func unset(secret name: String) -> ToolFailure {
+        ToolFailure("the secret \(name) is not set (set \(secretVariable(name)) in the environment or .env)")
     }
 
     static let secretPrefix = "SWIFTLET_SECRET_"

@@ -83,7 +83,7 @@ public final class PluginCatalog: Sendable {
     private let staging: URL
     private let variables: [String: String]
     private let httpClient: HTTPClient
-    private let sandbox: SandboxTools
+    private let sandbox: PluginSandbox
     private let records = Mutex<[String: Record]>([:])
     private let order = Mutex<[String]>([])
     private let reloading = Atomic<Bool>(false)
@@ -112,7 +112,7 @@ public final class PluginCatalog: Sendable {
             variables.merge(DotEnvFile.parse(text).file.variables) { fromEnvironment, _ in fromEnvironment }
         }
         self.variables = variables
-        self.sandbox = SandboxTools(variables: variables, hostExecutable: hostExecutable)
+        self.sandbox = PluginSandbox(hostExecutable: hostExecutable)
         for (name, value) in variables where name.hasPrefix(HostPluginContext.secretPrefix) && !value.isEmpty { redactor?.register(value) }
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
@@ -352,7 +352,7 @@ public final class PluginCatalog: Sendable {
             }
             pluginTools.append(
                 PluginTool(
-                    definition: definition, plugin: toolPlugin, context: context, timeout: .milliseconds(Int64(entry.permissions.timeoutSeconds * 1000)),
+                    definition: definition, group: entry.name, plugin: toolPlugin, context: context, timeout: .milliseconds(Int64(entry.permissions.timeoutSeconds * 1000)),
                     counters: counters, calls: calls))
         }
         return (pluginTools, calls)

@@ -16,13 +16,14 @@ final class GenerationCalls: Sendable {
 /// One function of a tool plugin, registered in the ``ToolRegistry`` like any built-in tool.
 struct PluginTool: AgentTool {
     let definition: ToolDefinition
+    /// The plugin's tools.json name (equal to its metadata's, checked at load): read on every turn by the tool
+    /// rules, so kept here rather than asked of the plugin's code.
+    let group: String?
     let plugin: any ToolPlugin
     let context: any PluginContext
     let timeout: Duration
     let counters: PluginCallCounters
     let calls: GenerationCalls
-
-    var group: String? { plugin.metadata.name }
 
     /// The registry definition of `function`; nil when its parameters are not a JSON Schema object.
     static func definition(of function: ToolFunction) -> ToolDefinition? {

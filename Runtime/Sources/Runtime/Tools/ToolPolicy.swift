@@ -58,6 +58,11 @@ public struct ToolPolicy: Sendable, Equatable {
     /// Every tool for everyone: what a gateway without a `tools` section would do.
     public static let open = ToolPolicy()
 
+    /// True when no rule narrows `default_allow: [everyone]`: every tool for every sender, nothing to check.
+    public var allowsEverything: Bool {
+        rules.isEmpty && defaultAllow.contains(.everyone)
+    }
+
     /// Whether `sender` on `channel` may trigger the function `tool` (registered by the plugin `group`, if any).
     public func allows(tool: String, group: String?, channel: String, sender: String) -> Bool {
         let applying = [rules[tool], group.flatMap { rules[$0] }].compactMap { $0 }

@@ -52,12 +52,21 @@ public final class ToolRegistry: Sendable {
         state.withLock { $0.generation }
     }
 
-    /// The definitions `policy` lets the sender of `context` trigger: what the model is offered in that conversation.
-    public func definitions(allowedBy policy: ToolPolicy, context: ToolContext) -> [ToolDefinition] {
+    /// What the model is offered in one conversation: the definitions `policy` lets its sender trigger.
+    public struct Offer: Sendable, Equatable {
+        /// The registry's ``generation`` the definitions were taken at (one snapshot, so a cache keyed on both
+        /// cannot pair a new generation with old definitions).
+        public var generation: Int
+        public var definitions: [ToolDefinition]
+    }
+
+    public func offer(allowedBy policy: ToolPolicy, context: ToolContext) -> Offer {
         state.withLock { state in
-            state.definitions.filter { definition in
+            guard !policy.allowsEverything else { return Offer(generation: state.generation, definitions: state.definitions) }
+            let allowed = state.definitions.filter { definition in
                 policy.allows(tool: definition.name, group: state.tools[definition.name]?.group, channel: context.channel, sender: context.sender)
             }
+            return Offer(generation: state.generation, definitions: allowed)
         }
     }
 
@@ -65,7 +74,7 @@ public final class ToolRegistry: Sendable {
     /// does not allow for the sender of `context` is refused without running.
     public func run(_ call: ToolCall, context: ToolContext, policy: ToolPolicy = .open) async -> (output: String, isError: Bool) {
         guard let tool = state.withLock({ $0.tools[call.name] }) else {
-            let known = definitions(allowedBy: policy, context: context).map(\.name).joined(separator: ", ")
+            let known = offer(allowedBy: policy, context: context).definitions.map(\.name).joined(separator: ", ")
             return ("error: there is no tool named '\(call.name)' (available: \(known.isEmpty ? "none" : known))", true)
         }
         guard policy.allows(tool: call.name, group: tool.group, channel: context.channel, sender: context.sender) else {

@@ -467,6 +467,17 @@ final class IsolatedPlugin: Sendable {
     }
 }
 
+/// The registry's view of an isolated plugin: its functions as the child reported them, each call sent to it.
+struct IsolatedToolPlugin: ToolPlugin {
+    let metadata: PluginMetadata
+    let functions: [ToolFunction]
+    let process: IsolatedPlugin
+
+    func invoke(_ call: ToolInvocation, context: any PluginContext) async throws -> String {
+        try await process.call(call)
+    }
+}
+
 /// One run of the child: the frames for its standard input, the way to kill it, and what it left behind.
 final class ChildSession: Sendable {
     enum Outgoing: Sendable {

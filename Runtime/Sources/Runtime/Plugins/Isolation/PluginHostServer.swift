@@ -219,7 +219,7 @@ struct SandboxedPluginContext: PluginContext {
     func secret(_ name: String) throws -> String {
         guard let entry = secretValues[name] else { throw PluginAccessDenied(permission: "secrets", subject: name) }
         guard let value = entry, !value.isEmpty else {
-            throw ToolFailure("the secret \(name) is not set (set \(HostPluginContext.secretVariable(name)) in the environment or .env)")
+            throw HostPluginContext.unset(secret: name)
         }
         return value
     }

@@ -1,32 +1,31 @@
 import Foundation
 import PluginAPI
 
-/// What starting an isolated plugin needs from the machine: `bwrap`, the `swiftlet` executable that serves as
-/// the plugin host, and the folders of the libraries it runs on.
-struct SandboxTools: Sendable {
-    /// `bwrap` from the PATH, nil when bubblewrap is not installed.
-    let bubblewrap: String?
+/// Plans the sandbox of an isolated plugin: `bwrap`, the `swiftlet` executable that serves as the plugin host,
+/// the folders of the libraries it runs on, and the entry's roots. Looked up when an isolated plugin loads, so a
+/// gateway without one does no such work at start.
+struct PluginSandbox: Sendable {
     let hostExecutable: URL?
-    /// The folders of the shared libraries this process has mapped (the Swift runtime, `libPluginAPI.so`), which
-    /// the plugin host, built with it, needs as well.
-    let libraryDirectories: [String]
 
-    init(variables: [String: String], hostExecutable: URL?) {
-        let path = variables["PATH"].map { $0.split(separator: ":").map(String.init) } ?? []
-        bubblewrap = (path + ["/usr/bin", "/bin", "/usr/local/bin"]).map { $0 + "/bwrap" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// - Parameter hostExecutable: nil for `swiftlet` beside the running executable.
+    init(hostExecutable: URL?) {
         // Resolved, so the folder it loads libPluginAPI.so from ($ORIGIN) is the one mounted.
         self.hostExecutable = (hostExecutable ?? Bundle.main.executableURL.map { $0.deletingLastPathComponent().appendingPathComponent("swiftlet") })?
             .resolvingSymlinksInPath()
+    }
+
+    /// The folders of the shared libraries this process has mapped (the Swift runtime, `libPluginAPI.so`), which
+    /// the plugin host, built with it, needs as well, and the host executable's own folder ($ORIGIN).
+    private func libraryDirectories(host: URL) -> [String] {
         // Read to the end: String(contentsOfFile:) stops at 4 KB on /proc files, which report a size of 0.
         let maps = FileHandle(forReadingAtPath: "/proc/self/maps").map { String(decoding: $0.readDataToEndOfFile(), as: UTF8.self) } ?? ""
-        // The executable's own folder too: it finds libPluginAPI.so there ($ORIGIN).
-        libraryDirectories = SandboxPlan.libraryDirectories(maps: maps) + [self.hostExecutable?.deletingLastPathComponent().path].compactMap { $0 }
+        return SandboxPlan.libraryDirectories(maps: maps) + [host.deletingLastPathComponent().path]
     }
 
     /// The sandbox of `entry`: its whitelisted roots, the staged plugin, the host executable and its libraries,
     /// nothing else; no network (HTTP goes through the gateway, which checks `network`).
     func launch(_ entry: ToolsFile.PluginEntry, plugin copy: URL, workspace: URL, variables: [String: String]) throws(PluginLoadError) -> IsolatedPlugin.Launch {
-        guard let bubblewrap else {
+        guard let bubblewrap = Doctor.executable("bwrap", in: variables["PATH"] ?? Doctor.defaultPath) else {
             throw PluginLoadError("\"isolation\": \"process\" needs bubblewrap (bwrap), which is not installed: apt-get install bubblewrap")
         }
         guard let hostExecutable, FileManager.default.isExecutableFile(atPath: hostExecutable.path) else {
@@ -45,7 +44,7 @@ struct SandboxTools: Sendable {
         }
         var plan = SandboxPlan(command: [hostExecutable.path, "plugin-host"])
         let system = SandboxPlan.system { path in try? FileManager.default.destinationOfSymbolicLink(atPath: path) }
-        let ownFiles = libraryDirectories + [hostExecutable.path, copy.path]
+        let ownFiles = libraryDirectories(host: hostExecutable) + [hostExecutable.path, copy.path]
         plan.readOnly = system.readOnly + ownFiles + access.readableRoots.filter { !access.writableRoots.contains($0) }
         plan.readWrite = access.writableRoots
         plan.symlinks = system.symlinks
@@ -67,15 +66,5 @@ struct SandboxTools: Sendable {
         let components = root.split(separator: "/")
         guard let top = components.first else { return true }
         return ["proc", "sys", "dev"].contains(String(top))
-    }
-}
-/// The registry's view of an isolated plugin: its functions as the child reported them, each call sent to it.
-struct IsolatedToolPlugin: ToolPlugin {
-    let metadata: PluginMetadata
-    let functions: [ToolFunction]
-    let process: IsolatedPlugin
-
-    func invoke(_ call: ToolInvocation, context: any PluginContext) async throws -> String {
-        try await process.call(call)
     }
 }
