@@ -35,6 +35,7 @@ let package = Package(
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .executable(name: "swiftlet-skill-launch", targets: ["swiftlet-skill-launch"]),
         .executable(name: "swiftlet-fake-provider", targets: ["swiftlet-fake-provider"]),
         .executable(name: "swiftlet-load", targets: ["swiftlet-load"]),
         .executable(name: "swiftlet-plugin-bench", targets: ["swiftlet-plugin-bench"]),
@@ -58,6 +59,11 @@ let package = Package(
     targets: [
         // The kernel filters the sandboxed plugin host installs on itself (seccomp needs variadic C calls).
         .target(name: "CSandbox", path: "Runtime/Sources/CSandbox"),
+        // The first program of every skill sandbox: limits, unprivileged uid, exec rule, proxy relay (C: fast to start).
+        .executableTarget(
+            name: "swiftlet-skill-launch", path: "Runtime/Sources/SkillLaunch", cSettings: [.unsafeFlags(["-Wall", "-Werror"])],
+            // Only libc: the Swift runtime SwiftPM links every executable with is dropped, being unused.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .target(
             name: "Runtime",
             dependencies: [

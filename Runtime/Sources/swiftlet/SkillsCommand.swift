@@ -1,12 +1,26 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Runtime
 
 /// `swiftlet skills list|show`: the skills of a workspace, read from its files (no gateway needed).
 struct SkillsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "skills", abstract: "List the workspace's skills and show what each asks for and is granted.",
-        subcommands: [List.self, Show.self], aliases: ["skill"])
+        commandName: "skills", abstract: "List, show, run and test the workspace's skills.",
+        subcommands: [List.self, Show.self, Run.self, Test.self], aliases: ["skill"])
+
+    /// One registered skill prepared as the gateway would (same sandbox, same grant), without a gateway.
+    static func prepare(_ name: String, _ options: WorkspaceOptions) async throws -> SkillRunner {
+        var logger = Logger(label: "swiftlet.skills")
+        logger.logLevel = .warning
+        let catalog = SkillCatalog(workspace: options.resolved, tools: ToolRegistry(), logger: logger)
+        do throws(SkillLoadError) {
+            return try await catalog.prepare(name)
+        } catch {
+            printError("\(name): \(error.message)")
+            throw ExitStatus.failure
+        }
+    }
 
     static func survey(_ options: WorkspaceOptions) throws -> [SkillSurvey.Status] {
         do {
@@ -74,6 +88,75 @@ struct SkillsCommand: AsyncParsableCommand {
                 print("asked for in SKILL.md, not granted in tools.json (the skill runs without):")
                 for item in status.notGranted { print("  \(item)") }
             }
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a registered skill once, sandboxed as the gateway runs it, and print its output.")
+
+        @OptionGroup var options: WorkspaceOptions
+        @Argument(help: "The skill's name.") var name: String
+        @Option(help: ArgumentHelp("The input: a JSON object, as the model would send it.", valueName: "json")) var input = "{}"
+
+        func run() async throws {
+            let arguments: JSONValue
+            do {
+                arguments = try JSONValue(parsing: input)
+            } catch {
+                printError("--input is not valid JSON: \(error)")
+                throw ExitStatus.failure
+            }
+            let runner = try await SkillsCommand.prepare(name, options)
+            let outcome = await runner.run(input: arguments)
+            await runner.close()
+            switch outcome {
+            case .success(let output): print(output)
+            case .failure(let error):
+                printError(error.message)
+                throw ExitStatus.failure
+            }
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a skill's own test cases (the JSON files in its tests/ folder) through its sandbox.")
+
+        @OptionGroup var options: WorkspaceOptions
+        @Argument(help: "The skill's name.") var name: String
+
+        func run() async throws {
+            let runner = try await SkillsCommand.prepare(name, options)
+            let folder = URL(fileURLWithPath: runner.folder).appendingPathComponent("tests")
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+            guard !files.isEmpty else {
+                printError("\(name) has no tests: add JSON cases to \(folder.path) (see the README, Writing a skill)")
+                throw ExitStatus.failure
+            }
+            var failed = 0
+            for file in files {
+                let started = ContinuousClock.now
+                let failures: [String]
+                do {
+                    let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+                    let testCase = try SkillTestCase.parse(name: file, text: text)
+                    failures = testCase.failures(await runner.run(input: testCase.input))
+                } catch {
+                    failures = ["\(error)"]
+                }
+                let milliseconds = Int((ContinuousClock.now - started).milliseconds)
+                if failures.isEmpty {
+                    print("ok    \(file) (\(milliseconds) ms)")
+                } else {
+                    failed += 1
+                    print("FAIL  \(file) (\(milliseconds) ms)")
+                    for failure in failures { print("      \(failure)") }
+                }
+            }
+            print("\(files.count - failed) of \(files.count) passed")
+            await runner.close()
+            if failed > 0 { throw ExitStatus.failure }
         }
     }
 }

@@ -22,6 +22,17 @@ struct SandboxPlan: Sendable, Equatable {
     /// thread pool can be long before the gateway ends. Off by default: a long-lived sandbox ends when its
     /// standard input closes (the gateway's end closes it too), and a kill goes to the sandbox's init.
     var dieWithParent = false
+    /// Whether the sandbox gets a user namespace of its own (every namespace unshared). Without one (only possible
+    /// when the gateway runs as root) the sandbox's processes keep their real uid: a skill's launcher then
+    /// switches to an unprivileged one, which the kernel's per-user process limit applies to (root, and any uid a
+    /// user namespace maps to root, is exempt from it).
+    var userNamespace = true
+    /// Capabilities kept when everything else is dropped (the launcher's CAP_SETUID and CAP_SETGID, which it gives
+    /// up with root).
+    var keptCapabilities: [String] = []
+    /// The mode of /tmp: 1777 when the sandboxed program runs as another uid than the one that mounted it.
+    var temporaryMode: String?
+    var workingDirectory = "/"
     var command: [String]
 
     struct Link: Sendable, Equatable {
@@ -61,26 +72,56 @@ struct SandboxPlan: Sendable, Equatable {
     /// bind writable); the sandbox runs in a new session (no terminal injection).
     /// Mounts go parents first, so a writable folder inside a read-only one stays writable.
     var arguments: [String] {
-        var arguments = ["--unshare-all"]
-        if shareNetwork { arguments.append("--share-net") }
+        var arguments: [String]
+        if userNamespace {
+            arguments = ["--unshare-all"]
+            if shareNetwork { arguments.append("--share-net") }
+        } else {
+            arguments = ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+            if !shareNetwork { arguments.append("--unshare-net") }
+        }
         if dieWithParent { arguments.append("--die-with-parent") }
-        arguments += ["--new-session", "--cap-drop", "ALL", "--clearenv"]
+        arguments += ["--new-session", "--cap-drop", "ALL"]
+        for capability in keptCapabilities { arguments += ["--cap-add", capability] }
+        arguments.append("--clearenv")
         for (name, value) in environment { arguments += ["--setenv", name, value] }
-        arguments += ["--proc", "/proc", "--dev", "/dev", "--size", String(temporaryBytes), "--tmpfs", "/tmp"]
+        arguments += ["--proc", "/proc", "--dev", "/dev", "--size", String(temporaryBytes)]
+        if let temporaryMode { arguments += ["--perms", temporaryMode] }
+        arguments += ["--tmpfs", "/tmp"]
         let mounts = (readOnly.map { ($0, false) } + readWrite.map { ($0, true) })
             .map { (path: Self.normalised($0.0), writable: $0.1) }
             .sorted { Self.depth($0.path) < Self.depth($1.path) || (Self.depth($0.path) == Self.depth($1.path) && !$0.writable && $1.writable) }
         var seen: Set<String> = []
+        // Without a user namespace bwrap makes the folders leading to a mount point private to root (0700), which a
+        // program that gives up root could not pass: they are made first, open to everyone (they hold nothing).
+        var made: Set<String> = []
+        let bound = mounts.map(\.path)
         for mount in mounts where seen.insert("\(mount.path)\u{0}\(mount.writable)").inserted {
+            if !userNamespace {
+                for ancestor in Self.ancestors(mount.path) where !bound.contains(where: { Self.path(ancestor, isWithin: $0) }) && made.insert(ancestor).inserted {
+                    arguments += ["--perms", "0755", "--dir", ancestor]
+                }
+            }
             arguments += [mount.writable ? "--bind-try" : "--ro-bind-try", mount.path, mount.path]
         }
         for link in symlinks { arguments += ["--symlink", link.target, link.link] }
-        arguments += ["--remount-ro", "/", "--chdir", "/", "--"]
+        arguments += ["--remount-ro", "/", "--chdir", workingDirectory, "--"]
         return arguments + command
     }
 
     private static func normalised(_ path: String) -> String {
         "/" + path.split(separator: "/").joined(separator: "/")
+    }
+
+    /// `/a`, `/a/b` for `/a/b/c`.
+    static func ancestors(_ path: String) -> [String] {
+        let components = path.split(separator: "/")
+        return (1..<max(1, components.count)).map { "/" + components.prefix($0).joined(separator: "/") }
+    }
+
+    /// Whether `path` is `root` or lies inside it.
+    static func path(_ path: String, isWithin root: String) -> Bool {
+        path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
     }
 
     private static func depth(_ path: String) -> Int {

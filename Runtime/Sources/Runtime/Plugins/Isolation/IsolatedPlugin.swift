@@ -520,28 +520,11 @@ final class ChildSession: Sendable {
     /// The pid of bwrap while the session runs (its child, the sandbox's init, is found from it).
     let bubblewrapPID = Atomic<Int32>(0)
 
-    /// Ends the child at once: SIGKILL to the sandbox's init, bwrap's child (the kernel then kills everything in
-    /// its PID namespace), and to bwrap itself. Killing bwrap alone would leave the sandbox running: it is not
-    /// tied to bwrap's life (see ``SandboxPlan/dieWithParent``).
+    /// Ends the child at once: its sandbox (see ``SandboxProcess/killSandbox(bubblewrap:)``), then bwrap.
     func kill() {
-        let bubblewrap = bubblewrapPID.load(ordering: .acquiring)
-        if bubblewrap > 0 {
-            for child in Self.children(of: bubblewrap) { _ = Glibc.kill(child, SIGKILL) }
-        }
+        SandboxProcess.killSandbox(bubblewrap: bubblewrapPID.load(ordering: .acquiring))
         frames.yield(.close)
         kills.yield()
-    }
-
-    /// The processes whose parent is `pid`, from `/proc/<n>/stat` (the field after the command name).
-    static func children(of pid: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> Int32? in
-            guard let candidate = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return nil }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == pid ? candidate : nil
-        }
     }
 
     func finish() {
