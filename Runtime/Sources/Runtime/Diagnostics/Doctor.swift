@@ -18,15 +18,18 @@ public enum Doctor {
         checks.append(
             executable("swift", in: path).map { Check(name: "toolchain", status: .ok, detail: "swift at \($0)") }
                 ?? Check(name: "toolchain", status: .warn, detail: "swift not found on PATH", fix: "install Swift 6.3 to build plugins (the gateway itself runs without it)"))
-        // Missing bwrap fails when tools.json registers isolated plugins: they cannot load without it.
-        let isolated = ((try? ToolsFile.load(workspace.toolsFile))?.plugins ?? []).filter { $0.enabled && $0.isolation == .process }.map(\.name)
+        // Missing bwrap fails when tools.json registers isolated plugins or sandboxed skills: they cannot run without it.
+        let tools = try? ToolsFile.load(workspace.toolsFile)
+        let needSandbox = (tools?.plugins ?? []).filter { $0.enabled && $0.isolation == .process }.map { "plugin \($0.name)" }
+            + (tools?.skills ?? []).filter { $0.enabled && $0.sandbox == .bubblewrap }.map { "skill \($0.name)" }
         checks.append(
             executable("bwrap", in: path).map { Check(name: "bwrap", status: .ok, detail: "bubblewrap at \($0)") }
-                ?? (isolated.isEmpty
+                ?? (needSandbox.isEmpty
                     ? Check(name: "bwrap", status: .warn, detail: "bubblewrap not found: skills and isolated plugins cannot be sandboxed", fix: "apt-get install bubblewrap")
                     : Check(
-                        name: "bwrap", status: .fail, detail: "bubblewrap not found: the isolated plugins \(isolated.joined(separator: ", ")) cannot load",
+                        name: "bwrap", status: .fail, detail: "bubblewrap not found: \(needSandbox.joined(separator: ", ")) cannot run",
                         fix: "apt-get install bubblewrap")))
+        if let skills = tools?.skills, !skills.isEmpty { checks.append(skillsCheck(skills)) }
         checks.append(workspaceCheck(workspace))
         switch config {
         case .failure(let error):
@@ -43,6 +46,22 @@ public enum Doctor {
             }
         }
         return checks
+    }
+
+    /// Skills: a `sandbox: none` one fails the check (it runs with every right of the gateway); Python skills
+    /// need Python 3 under /usr.
+    static func skillsCheck(_ skills: [ToolsFile.SkillEntry]) -> Check {
+        let enabled = skills.filter(\.enabled)
+        let unsandboxed = enabled.filter { $0.sandbox == .none }.map(\.name)
+        if !unsandboxed.isEmpty {
+            return Check(
+                name: "skills", status: .fail, detail: "UNSANDBOXED skills (sandbox: none run with every right of the gateway): \(unsandboxed.joined(separator: ", "))",
+                fix: "remove \"sandbox\": \"none\" from their tools.json entries")
+        }
+        guard SkillLoader.pythonCandidates.contains(where: FileManager.default.isExecutableFile(atPath:)) else {
+            return Check(name: "skills", status: .warn, detail: "python3 not found under /usr: python skills cannot run", fix: "apt-get install python3 python3-venv")
+        }
+        return Check(name: "skills", status: .ok, detail: "\(enabled.count) registered, all sandboxed")
     }
 
     /// The search path when the environment has no PATH.

@@ -69,8 +69,10 @@ public final class Gateway: Sendable {
         do {
             // A plugin that fails to load is reported and skipped; only an unusable tools.json stops the start.
             try await state.plugins.loadAll()
+            try await state.skills.reload()
         } catch {
             await state.plugins.shutdown()
+            await state.skills.shutdown()
             await state.router.shutdown()
             try? await store.close()
             throw .tools("\(error)")
@@ -182,6 +184,7 @@ struct StoreService: Service {
             await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
             await state.router.shutdown()
             await state.plugins.shutdown()
+            await state.skills.shutdown()
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value

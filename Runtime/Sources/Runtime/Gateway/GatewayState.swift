@@ -21,6 +21,7 @@ public final class GatewayState: Sendable {
     public let router: ModelRouter
     public let tools: ToolRegistry
     public let plugins: PluginCatalog
+    public let skills: SkillCatalog
     public let traces: TraceRecorder
     public let stats: GatewayStats
     public let webChat: WebChatHub
@@ -52,6 +53,16 @@ public final class GatewayState: Sendable {
         plugins = PluginCatalog(
             workspace: workspace, store: store, tools: tools, logger: logSink.makeLogger(label: "swiftlet.plugins"), variables: configLoader.environment,
             redactor: logSink.redactor)
+        let (store, skillLogger) = (store, logSink.makeLogger(label: "swiftlet.skills"))
+        skills = SkillCatalog(
+            workspace: workspace, tools: tools, logger: skillLogger, variables: configLoader.environment,
+            audit: { type, details in
+                do {
+                    _ = try await store.appendAudit(AuditEvent(eventType: type, userID: "system", payload: details))
+                } catch {
+                    skillLogger.error("audit row not written", metadata: ["event": "\(type)", "error": "\(error)"])
+                }
+            })
         traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
         stats = GatewayStats()
         webChat = WebChatHub()

@@ -58,6 +58,23 @@ extension GatewayRouter {
             }
         }
 
+        admin.get("skills") { request, context in
+            await state.auditAdmin("admin.skills.list", request: request, context: context)
+            return JSONBody.response(encoding: ["skills": state.skills.statuses])
+        }
+
+        admin.post("skills/reload") { request, context in
+            do {
+                let statuses = try await state.skills.reload()
+                let outcomes = statuses.map { "\($0.name)=\($0.state.rawValue)" }.joined(separator: ",")
+                await state.auditAdmin("admin.skills.reload", request: request, context: context, payload: ["outcomes": outcomes])
+                return JSONBody.response(encoding: ["skills": statuses])
+            } catch {
+                await state.auditAdmin("admin.skills.reload_refused", request: request, context: context, payload: ["error": "\(error)"])
+                return JSONBody.response(["error": ["code": "reload_refused", "message": "\(error); the skills in force stay"]], status: .conflict)
+            }
+        }
+
         admin.get("trace/{message_id}") { request, context in
             let id = context.parameters.get("message_id") ?? ""
             await state.auditAdmin("admin.trace.read", request: request, context: context)

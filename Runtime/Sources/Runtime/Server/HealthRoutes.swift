@@ -42,6 +42,15 @@ extension GatewayRouter {
             "\(plugins.filter { $0.state == .loaded }.count) loaded, \(failed.count) failed"
                 + failed.map { "; \($0.name): \($0.error ?? "failed")" }.joined()
         )
+        let skills = state.skills.statuses
+        let brokenSkills = skills.filter { $0.state == .failed }
+        let unsandboxed = skills.filter { $0.state == .loaded && $0.sandbox == "none" }
+        checks["skills"] = (
+            true,
+            "\(skills.filter { $0.state == .loaded }.count) loaded, \(brokenSkills.count) failed"
+                + brokenSkills.map { "; \($0.name): \($0.error ?? "failed")" }.joined()
+                + (unsandboxed.isEmpty ? "" : "; UNSANDBOXED: " + unsandboxed.map(\.name).joined(separator: ", "))
+        )
         return checks
     }
 }

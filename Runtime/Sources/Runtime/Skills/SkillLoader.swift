@@ -30,6 +30,9 @@ struct SkillLoader: Sendable {
     /// The system interpreters skills run with: under /usr, which every sandbox mounts.
     static let pythonCandidates = ["/usr/bin/python3", "/usr/local/bin/python3"]
     static let shellCandidates = ["/usr/bin/bash", "/bin/bash", "/usr/bin/sh", "/bin/sh"]
+    /// The parts of /etc a program may need and that hold nothing private: the alternatives links (awk, editor...),
+    /// the loader cache, the time zone, the CA certificates (HTTPS through the egress proxy).
+    static let systemConfiguration = ["/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime", "/etc/ssl/certs"]
     static let loaderCandidates = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-x86-64.so.2"]
 
     func load(_ entry: ToolsFile.SkillEntry) async throws(SkillLoadError) -> SkillRunner {
@@ -116,7 +119,8 @@ struct SkillLoader: Sendable {
             URL(fileURLWithPath: $0).resolvingSymlinksInPath().path
         }
         return SkillLaunch.Host(
-            bubblewrap: bubblewrap, launcher: launcher.path, systemReadOnly: system.readOnly, systemLinks: system.symlinks, loaders: Array(Set(loaders)).sorted())
+            bubblewrap: bubblewrap, launcher: launcher.path,
+            systemReadOnly: system.readOnly + Self.systemConfiguration.filter { FileManager.default.fileExists(atPath: $0) }, systemLinks: system.symlinks, loaders: Array(Set(loaders)).sorted())
     }
 
     /// A gateway running as root runs skills as an unprivileged uid, which reads only what others may read: says
