@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 
 /// The only way out of a skill's sandbox when its entry grants `network`: an HTTP proxy on a Unix socket that
-/// the sandbox sees at ``SkillLaunch/proxySocketInside`` (its own network namespace has nothing but loopback, where
+/// is mounted into the sandbox at its own path (the sandbox's own network namespace has nothing but loopback, where
 /// swiftlet-skill-launch relays 127.0.0.1:3128 to this socket). Every request is checked against the grant
 /// (``EgressRequest/decide(_:permissions:resolved:)``) and connected to the address that was checked.
 final class SkillEgressProxy: Sendable {

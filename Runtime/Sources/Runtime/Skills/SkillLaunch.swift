@@ -37,8 +37,6 @@ struct SkillLaunch: Sendable, Equatable {
 
     /// The port the proxy relay listens on inside the sandbox when egress is granted.
     static let proxyPort = 3128
-    /// Where the gateway's filtering proxy socket appears inside the sandbox.
-    static let proxySocketInside = "/run/swiftlet-proxy.sock"
     static let path = "/usr/local/bin:/usr/bin:/bin"
 
     var executable: String
@@ -60,11 +58,16 @@ struct SkillLaunch: Sendable, Equatable {
         if !skill.exec {
             for file in [skill.interpreterFile] + host.loaders { launcher += ["--exec-only", file] }
         }
-        if proxySocket != nil { launcher += ["--proxy", "\(Self.proxyPort):\(Self.proxySocketInside)"] }
+        // The proxy's socket is mounted at its own path, like everything else.
+        if let proxySocket { launcher += ["--proxy", "\(Self.proxyPort):\(proxySocket)"] }
         launcher += ["--", skill.interpreter] + skill.interpreterArguments + [skill.script]
 
         var plan = SandboxPlan(command: launcher)
         plan.userNamespace = uid == nil
+        // bwrap's init waits for every process in the sandbox, not just the skill: without this, a process the
+        // skill left behind (setsid, double fork) would keep the sandbox alive after bwrap returned. With it, the
+        // kernel kills the init, and with it the whole PID namespace, the moment bwrap exits.
+        plan.dieWithParent = true
         if uid != nil {
             plan.keptCapabilities = ["CAP_SETUID", "CAP_SETGID"]
             plan.temporaryMode = "1777"
@@ -82,15 +85,11 @@ struct SkillLaunch: Sendable, Equatable {
         }
         plan.environment = variables + environment
         plan.shareNetwork = false
-        plan.readOnly = host.systemReadOnly + [host.launcher, skill.folder] + (skill.environmentFolder.map { [$0] } ?? [])
+        plan.readOnly = host.systemReadOnly + [host.launcher, skill.folder] + (skill.environmentFolder.map { [$0] } ?? []) + (proxySocket.map { [$0] } ?? [])
             + skill.readableRoots.filter { !skill.writableRoots.contains($0) }
         plan.readWrite = skill.writableRoots
         plan.symlinks = host.systemLinks
-        var arguments = plan.arguments
-        if let proxySocket, let separator = arguments.firstIndex(of: "--remount-ro") {
-            arguments.insert(contentsOf: ["--ro-bind", proxySocket, Self.proxySocketInside], at: separator)
-        }
         executable = host.bubblewrap
-        self.arguments = arguments
+        arguments = plan.arguments
     }
 }
