@@ -1,3 +1,4 @@
+import FakeProviders
 import Foundation
 import Glibc
 import Logging
@@ -475,6 +476,36 @@ struct SkillSandboxTests {
         try await fixture.catalog.reload()
         #expect(fixture.tools.definitions.map(\.name) == ["good"])
         await fixture.catalog.shutdown()
+    }
+
+    @Test("end to end: the model calls the example faq skill through a real gateway and gets the FAQ's answer")
+    func gatewayCallsSkill() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.toolCalls([FakeToolCall(name: "faq", argumentsJSON: #"{"question": "Can I return a product?"}"#)]), .text("Yes, within 30 days."))
+        try await FakeProviderServer.withServer(fake) { server in
+            let workspace = try TestGateway.makeWorkspace(config: MessagePathTests.config(server))
+            for folder in [workspace.root, workspace.knowledgeDirectory, workspace.skillsDirectory] { chmod(folder.path, 0o755) }
+            let repository = SkillCommandTests.repository
+            try FileManager.default.copyItem(at: repository.appendingPathComponent("skills/faq"), to: workspace.skillsDirectory.appendingPathComponent("faq"))
+            try FileManager.default.copyItem(at: repository.appendingPathComponent("knowledge/faq.md"), to: workspace.knowledgeDirectory.appendingPathComponent("faq.md"))
+            try #"{"version": 1, "skills": [{"name": "faq", "permissions": {"files": {"read": ["knowledge/faq.md"]}}}]}"#
+                .write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
+            let gateway = try await TestGateway.start(workspace: workspace)
+            try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
+                let sent = try await chat.send("can I send it back?")
+                #expect(((try await chat.reply(to: sent))["data"] as? [String: Any])?["text"] as? String == "Yes, within 30 days.")
+            }
+            let offered = fake.lastRequest?.body?["tools"]?.arrayValue?.compactMap { $0["function"]?["name"]?.stringValue } ?? []
+            #expect(offered.contains("faq"), "\(offered)")
+            let toolResult = fake.lastRequest?.messages.first { $0["role"]?.stringValue == "tool" }?["content"]?.stringValue ?? ""
+            #expect(toolResult.contains(#""matched": "Can I return a product?""#) && toolResult.contains("within 30 days of delivery"), "\(toolResult)")
+            let list = try await gateway.request("/admin/v1/skills", token: gateway.controlToken)
+            let skill = try #require((list.json["skills"] as? [[String: Any]])?.first)
+            #expect(skill["state"] as? String == "loaded" && skill["runs"] as? Int == 1 && skill["failures"] as? Int == 0, "\(skill)")
+            let ready = try await gateway.request("/ready")
+            #expect(ready.status == 200 && "\(ready.json)".contains("1 loaded, 0 failed"), "\(ready.json)")
+            try await gateway.stop()
+        }
     }
 
     @Test("without bubblewrap a sandboxed skill does not run, and says why")
