@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Synchronization
 import Testing
@@ -504,6 +505,14 @@ struct SkillSandboxTests {
             #expect(skill["state"] as? String == "loaded" && skill["runs"] as? Int == 1 && skill["failures"] as? Int == 0, "\(skill)")
             let ready = try await gateway.request("/ready")
             #expect(ready.status == 200 && "\(ready.json)".contains("1 loaded, 0 failed"), "\(ready.json)")
+            // A reload applies tools.json anew: the disabled skill is no longer a tool; a broken tools.json is refused.
+            try #"{"version": 1, "skills": [{"name": "faq", "enabled": false}]}"#.write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
+            let reloaded = try await gateway.request("/admin/v1/skills/reload", method: .POST, token: gateway.controlToken)
+            #expect(reloaded.status == 200 && (reloaded.json["skills"] as? [[String: Any]])?.first?["state"] as? String == "disabled", "\(reloaded.json)")
+            try "{broken".write(to: workspace.toolsFile, atomically: true, encoding: .utf8)
+            let refused = try await gateway.request("/admin/v1/skills/reload", method: .POST, token: gateway.controlToken)
+            #expect(refused.status == 409, "\(refused.json)")
+            #expect(try await gateway.request("/admin/v1/skills/reload", method: .POST).status == 401)
             try await gateway.stop()
         }
     }

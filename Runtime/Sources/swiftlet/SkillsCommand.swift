@@ -7,7 +7,7 @@ import Runtime
 struct SkillsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skills", abstract: "List, show, run and test the workspace's skills.",
-        subcommands: [List.self, Show.self, Run.self, Test.self], aliases: ["skill"])
+        subcommands: [List.self, Show.self, Run.self, Test.self, Reload.self], aliases: ["skill"])
 
     /// One registered skill prepared as the gateway would (same sandbox, same grant), without a gateway.
     static func prepare(_ name: String, _ options: WorkspaceOptions) async throws -> SkillRunner {
@@ -157,6 +157,35 @@ struct SkillsCommand: AsyncParsableCommand {
             print("\(files.count - failed) of \(files.count) passed")
             await runner.close()
             if failed > 0 { throw ExitStatus.failure }
+        }
+    }
+
+    struct Reload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the running gateway read tools.json and the skill folders again (new grants, edited SKILL.md, changed requirements).",
+            discussion: "Exit status: 0 when every enabled skill loaded, 1 when one failed, 2 when the reload was refused (invalid tools.json).")
+
+        @OptionGroup var options: WorkspaceOptions
+        @OptionGroup var client: ClientOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let admin = try await client.connect(options)
+            // Building a skill's Python environment can take minutes.
+            let reply = try await client.send(admin, post: "/admin/v1/skills/reload", timeout: .seconds(3600))
+            guard reply.status == 200 else {
+                let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
+                printError("reload refused: \(message)")
+                throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.invalidConfig
+            }
+            let skills = reply.body["skills"] as? [[String: Any]] ?? []
+            if json {
+                printJSON(reply.body)
+            } else {
+                for skill in skills { print("\(skill["name"] ?? "?") \(skill["state"] ?? "?")" + ((skill["error"] as? String).map { ": \($0)" } ?? "")) }
+                if skills.isEmpty { print("tools.json registers no skills") }
+            }
+            if skills.contains(where: { $0["state"] as? String == "failed" }) { throw ExitStatus.failure }
         }
     }
 }
