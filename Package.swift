@@ -39,6 +39,7 @@ let package = Package(
         .executable(name: "swiftlet-fake-provider", targets: ["swiftlet-fake-provider"]),
         .executable(name: "swiftlet-load", targets: ["swiftlet-load"]),
         .executable(name: "swiftlet-plugin-bench", targets: ["swiftlet-plugin-bench"]),
+        .executable(name: "swiftlet-skill-bench", targets: ["swiftlet-skill-bench"]),
     ] + plugins.map(\.0),
     dependencies: [
         .package(path: "PluginAPI"),
@@ -127,6 +128,15 @@ let package = Package(
             name: "swiftlet-plugin-bench",
             dependencies: ["Runtime", .product(name: "Logging", package: "swift-log")],
             path: "bench/Sources/PluginBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swiftlet-skill-bench",
+            dependencies: [
+                "Runtime", .product(name: "Logging", package: "swift-log"), .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "bench/Sources/SkillBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(

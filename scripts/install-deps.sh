@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages swiftlet needs that are missing on this machine. Idempotent.
 # The Swift toolchain itself (6.3) must already be on PATH: it is not a Debian package.
-# With --test it also prepares what the test suite uses: Python 3 with the official `openai` package
-# (from PyPI) in .build/test-python, against which the OpenAI-compatible API is tested.
+# Python 3 and its venv module run Python skills (each skill's requirements go into a venv of its own).
+# With --test it also prepares what the test suite uses: the official `openai` package (from PyPI) in
+# .build/test-python, against which the OpenAI-compatible API is tested.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(bubblewrap libsqlite3-dev libcurl4-openssl-dev libyaml-dev libssl-dev zlib1g-dev curl ca-certificates procps)
-[ "${1:-}" = "--test" ] && packages+=(python3 python3-venv)
+packages=(bubblewrap python3 python3-venv libsqlite3-dev libcurl4-openssl-dev libyaml-dev libssl-dev zlib1g-dev curl ca-certificates procps)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

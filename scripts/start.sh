@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 echo "building swiftlet (release; the first build takes several minutes)..."
 swift build -c release --product swiftlet
+# The first program of every skill sandbox, found beside swiftlet.
+swift build -c release --product swiftlet-skill-launch
 # First-party plugins are found beside the executable; tools.json registers them.
 swift build -c release --product FileSearch
 swift build -c release --product FileSystem
