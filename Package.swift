@@ -62,8 +62,8 @@ let package = Package(
         .target(name: "CSandbox", path: "Runtime/Sources/CSandbox"),
         // The first program of every skill sandbox: limits, unprivileged uid, exec rule, proxy relay (C: fast to start).
         .executableTarget(
-            name: "swiftlet-skill-launch", path: "Runtime/Sources/SkillLaunch", cSettings: [.unsafeFlags(["-Wall", "-Werror"])],
-            // Only libc: the Swift runtime SwiftPM links every executable with is dropped, being unused.
+            name: "swiftlet-skill-launch", dependencies: ["CSandbox"], path: "Runtime/Sources/SkillLaunch", cSettings: [.unsafeFlags(["-Wall", "-Werror"])],
+            // SwiftPM links every executable with the Swift runtime: statically here, so no Swift library is mounted.
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .target(
             name: "Runtime",

@@ -19,7 +19,7 @@ struct SkillPlanTests {
 
     @Test("as root: no user namespace, CAP_SETUID/SETGID kept for the launcher, which drops to the uid; folders to mounts made 0755")
     func rootPlan() {
-        let launch = SkillLaunch(skill: Self.skill(), host: Self.host, uid: 1_800_000_001, proxySocket: nil, environment: [("REGION", "eu")])
+        let launch = SkillLaunch(skill: Self.skill(), host: Self.host, uid: 1_800_000_001, proxySocket: nil, environment: [("API_KEY", "s3cret")])
         let arguments = launch.arguments
         #expect(launch.executable == "/usr/bin/bwrap")
         #expect(!arguments.contains("--unshare-all") && arguments.contains("--unshare-pid") && arguments.contains("--unshare-net"))
@@ -30,11 +30,15 @@ struct SkillPlanTests {
         #expect(arguments.joined(separator: " ").contains("--perms 0755 --dir /ws/skills --ro-bind-try /ws/skills/faq /ws/skills/faq"))
         #expect(arguments.joined(separator: " ").contains("--ro-bind-try /ws/knowledge /ws/knowledge"))
         #expect(arguments.joined(separator: " ").contains("--bind-try /ws/notes /ws/notes") && !arguments.joined(separator: " ").contains("--ro-bind-try /ws/notes"))
-        #expect(arguments.joined(separator: " ").contains("--setenv REGION eu"))
+        // The environment (secrets included) is bwrap's own, never its command line, which every user can read.
+        #expect(!arguments.contains { $0.contains("s3cret") } && !arguments.contains("--setenv") && !arguments.contains("--clearenv"))
+        #expect(launch.environment.contains { $0 == ("API_KEY", "s3cret") } && launch.environment.contains { $0 == ("HOME", "/tmp") })
+        #expect(arguments.joined(separator: " ").contains("--dev /dev --perms 1777 --size 16777216 --tmpfs /dev/shm"))
+        #expect(arguments.joined(separator: " ").contains("--remount-ro /dev --remount-ro /"))
         let command = Array(arguments.drop { $0 != "--" }.dropFirst())
         #expect(
             command == [
-                "/opt/swiftlet/swiftlet-skill-launch", "--uid", "1800000001", "--gid", "1800000001", "--limit", "core=0", "--limit", "cpu=10", "--limit",
+                "/opt/swiftlet/swiftlet-skill-launch", "--uid", "1800000001", "--gid", "1800000000", "--umask", "002", "--limit", "core=0", "--limit", "cpu=10", "--limit",
                 "as=268435456", "--limit", "fsize=16777216", "--limit", "nofile=64", "--limit", "nproc=32", "--exec-only", "/usr/bin/python3.11",
                 "--exec-only", "/usr/lib/ld.so", "--", "/usr/bin/python3", "-E", "/ws/skills/faq/main.py",
             ])
@@ -44,10 +48,10 @@ struct SkillPlanTests {
     func userPlan() {
         let launch = SkillLaunch(skill: Self.skill(exec: true), host: Self.host, uid: nil, proxySocket: "/tmp/e/proxy.sock", environment: [])
         let text = launch.arguments.joined(separator: " ")
-        #expect(text.hasPrefix("--unshare-all --die-with-parent --new-session --cap-drop ALL --clearenv"))
+        #expect(text.hasPrefix("--unshare-all --die-with-parent --new-session --cap-drop ALL --proc /proc"))
         #expect(!text.contains("--share-net") && !text.contains("--cap-add") && !text.contains("--uid") && !text.contains("--exec-only"))
         #expect(text.contains("--proxy 3128:/tmp/e/proxy.sock") && text.contains("--ro-bind-try /tmp/e/proxy.sock /tmp/e/proxy.sock"))
-        #expect(text.contains("--setenv HTTPS_PROXY http://127.0.0.1:3128") && text.contains("--setenv http_proxy http://127.0.0.1:3128"))
+        #expect(launch.environment.contains { $0 == ("HTTPS_PROXY", "http://127.0.0.1:3128") } && launch.environment.contains { $0 == ("http_proxy", "http://127.0.0.1:3128") })
     }
 
     static func ended(_ ending: SkillProcess.Result.Ending, output: String = "", errors: [String] = [], timedOut: Bool = false, exceeded: Bool = false)

@@ -12,7 +12,6 @@ import Testing
 
 /// Skills run for real: the built swiftlet-skill-launch, bubblewrap, the system's Python and bash. The hostile
 /// skills each try one way out and must fail, with nothing reaching the host.
-// Serialized: the checks for leftover processes look at every skill uid on the machine.
 @Suite("Skills: sandboxed runs and hostile skills", .serialized)
 struct SkillSandboxTests {
     /// A workspace with skills written into it, and a catalog over it.
@@ -76,16 +75,17 @@ struct SkillSandboxTests {
         func append(_ row: String) { rows.withLock { $0.append(row) } }
     }
 
-    /// The processes of the uids skills run as: none may be left after a run.
-    static func leftoverSkillProcesses() -> [String] {
+    /// The processes of this fixture's skill runs (they inherit SWIFTLET_WORKSPACE; other suites run skills at
+    /// the same time): none may be left after a run.
+    static func leftoverSkillProcesses(_ fixture: Fixture) -> [String] {
+        let marker = Array("SWIFTLET_WORKSPACE=\(fixture.workspace.root.resolvingSymlinksInPath().path)\u{0}".utf8)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> String? in
-            guard Int32(entry) != nil, let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8) else { return nil }
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
-                let uid = line.split(separator: "\t").dropFirst().first.flatMap({ UInt32($0) }),
-                uid >= SkillUIDPool.shared.base, uid < SkillUIDPool.shared.base + SkillUIDPool.shared.size
+            guard Int32(entry) != nil, let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"),
+                Array(environ).firstRange(of: marker) != nil
             else { return nil }
-            return "\(entry) \(status.split(separator: "\n").first ?? "")"
+            let command = (FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+            return "\(entry) \(command)"
         }
     }
 
@@ -315,7 +315,7 @@ struct SkillSandboxTests {
         let forks = Int(output.split(separator: " ").dropFirst(2).first ?? "") ?? -1
         #expect(forks >= 1 && forks < 16, "\(output)")
         // The children slept on; the end of the run killed them all.
-        #expect(Self.leftoverSkillProcesses().isEmpty, "\(Self.leftoverSkillProcesses())")
+        #expect(Self.leftoverSkillProcesses(fixture).isEmpty, "\(Self.leftoverSkillProcesses(fixture))")
     }
 
     @Test("hostile: a memory bomb fails at permissions.memory_mb with a clear error")
@@ -345,7 +345,7 @@ struct SkillSandboxTests {
         } else {
             Issue.record("an endless loop succeeded")
         }
-        #expect(Self.leftoverSkillProcesses().isEmpty)
+        #expect(Self.leftoverSkillProcesses(fixture).isEmpty)
     }
 
     @Test("hostile: a gigabyte of output is cut at limits.output_kb and the run stopped")
@@ -387,7 +387,7 @@ struct SkillSandboxTests {
         #expect(try await fixture.output("lingerer") == "started")
         try await Task.sleep(for: .seconds(2.5))
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace.root.appendingPathComponent("notes/alive").path))
-        #expect(Self.leftoverSkillProcesses().isEmpty, "\(Self.leftoverSkillProcesses())")
+        #expect(Self.leftoverSkillProcesses(fixture).isEmpty, "\(Self.leftoverSkillProcesses(fixture))")
     }
 
     @Test("hostile: without exec a skill cannot start other programs, not even ones it writes; exec: true allows them")
@@ -402,6 +402,60 @@ struct SkillSandboxTests {
         let fixture = try Fixture([("closed", "shell", script, ""), ("open", "shell", script, #""permissions": {"exec": true}"#)])
         #expect(try await fixture.output("closed") == "start\nls refused\nown program refused\nend")
         #expect(try await fixture.output("open") == "start\nls ran\nmine\nend")
+    }
+
+    @Test("hostile: namespaces, mounts, ptrace and other kernel surface are refused; /dev is read-only and /dev/shm small")
+    func kernelSurface() async throws {
+        let fixture = try Fixture([
+            ("prober", "python", """
+            import ctypes, os
+            libc = ctypes.CDLL(None, use_errno=True)
+            for name, call in [("unshare user", lambda: libc.unshare(0x10000000)), ("unshare net", lambda: libc.unshare(0x40000000)),
+                               ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)), ("ptrace", lambda: libc.ptrace(16, 1, 0, 0)),
+                               ("bpf", lambda: libc.syscall(321, 0, 0, 0)), ("userfaultfd", lambda: libc.syscall(323, 0))]:
+                print(name, "refused" if call() == -1 else "ALLOWED", os.strerror(ctypes.get_errno()))
+            for path in ["/dev/evil", "/dev/shm/big"]:
+                try:
+                    with open(path, "wb") as f: f.write(b"x" * (32 << 20))
+                    print(path, "WROTE")
+                except OSError as e:
+                    print(path, "refused", e.strerror)
+            print("fork", "ok" if os.fork() or os._exit(0) else "")
+            """, ""),
+        ])
+        let output = try await fixture.output("prober")
+        #expect(!output.contains("ALLOWED") && !output.contains("WROTE"), "\(output)")
+        #expect(output.split(separator: "\n").count == 9 && output.hasSuffix("fork ok"), "\(output)")
+    }
+
+    @Test("hostile: what a sandbox mounts cannot be swapped for a link by code that may write around it")
+    func mountSwaps() async throws {
+        // Refused at load: a read root inside a folder some skill may write (it could become a link to /proc).
+        let nested = try Fixture([
+            ("reader", "python", "print('never')\n", #""permissions": {"files": {"read": ["data/ref"]}}"#),
+            ("writer", "python", "print('never')\n", #""permissions": {"files": {"write": ["data"]}}"#),
+        ])
+        try FileManager.default.createDirectory(at: nested.workspace.root.appendingPathComponent("data/ref"), withIntermediateDirectories: true)
+        do {
+            _ = try await nested.catalog.prepare("reader")
+            Issue.record("a read root inside a writable root was accepted")
+        } catch {
+            #expect(error.message.contains("lies inside") && error.message.contains("which a skill or plugin may write"), "\(error.message)")
+        }
+        // Checked again before every run: a root swapped for a link after load is not mounted.
+        let fixture = try Fixture([("reader", "python", "print('ran')\n", #""permissions": {"files": {"read": ["shelf"]}}"#)])
+        let shelf = fixture.workspace.root.appendingPathComponent("shelf")
+        try FileManager.default.createDirectory(at: shelf, withIntermediateDirectories: true)
+        let runner = try await fixture.catalog.prepare("reader")
+        #expect(await runner.run(input: .object([:])) == .success("ran"))
+        try FileManager.default.removeItem(at: shelf)
+        try FileManager.default.createSymbolicLink(atPath: shelf.path, withDestinationPath: "/proc")
+        let refused = await runner.run(input: .object([:]))
+        if case .failure(let error) = refused {
+            #expect(error.message.contains("is no longer the path it was when the skill loaded"), "\(error.message)")
+        } else {
+            Issue.record("a swapped mount source was mounted")
+        }
     }
 
     @Test("a skill that asks in SKILL.md for more than tools.json grants runs with the grant only")

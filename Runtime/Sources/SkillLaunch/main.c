@@ -5,12 +5,15 @@
 //   2. when started as root (the gateway runs as root and bwrap made no user namespace), gives up root for good:
 //      supplementary groups cleared, then gid and uid set to the unprivileged --uid/--gid; the kernel then clears
 //      every capability;
-//   3. sets no_new_privs, so nothing it runs can gain privileges (setuid programs, file capabilities);
+//   3. sets the umask (--umask), no_new_privs (nothing it runs can gain privileges: setuid programs, file
+//      capabilities);
 //   4. unless exec is granted, restricts with Landlock which files may be executed: only the --exec-only paths
-//      (the interpreter and its ELF loader), so the skill cannot start any other program;
-//   5. with --proxy PORT:SOCKET, starts a relay from 127.0.0.1:PORT in the sandbox's own network namespace to
+//      (the interpreter and its ELF loader), so the skill cannot execve any other program (it can still map code
+//      itself, through the loader or its interpreter: this is not a boundary, the sandbox is);
+//   5. installs a seccomp filter against namespaces, mounts, ptrace and other kernel surface (CSandbox);
+//   6. with --proxy PORT:SOCKET, starts a relay from 127.0.0.1:PORT in the sandbox's own network namespace to
 //      the gateway's filtering proxy on the Unix socket SOCKET (the only way out of the sandbox);
-//   6. closes every other descriptor and executes the program after "--".
+//   7. closes every other descriptor and executes the program after "--".
 // Written in C so it adds under a millisecond to a run. Any failure stops the run before the skill starts, with
 // "swiftlet-skill-launch: ..." on standard error and exit status 125.
 
@@ -28,11 +31,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "CSandbox.h"
 
 #define FAILURE 125
 
@@ -108,22 +115,34 @@ static void restrict_execution(char **paths, int count) {
     close(ruleset);
 }
 
-// Copies bytes both ways between two sockets until either side is done.
+// Copies bytes both ways between two sockets. When one side has finished sending, the other is told (its write
+// side shut down) and the other direction goes on, until both are done or either fails.
 static void relay(int left, int right) {
     struct pollfd sockets[2] = {{left, POLLIN, 0}, {right, POLLIN, 0}};
+    int open_directions = 2;
     char buffer[16384];
-    for (;;) {
+    while (open_directions > 0) {
         if (poll(sockets, 2, -1) < 0) {
             if (errno == EINTR) continue;
             return;
         }
         for (int index = 0; index < 2; index++) {
-            if (!(sockets[index].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            if (sockets[index].fd < 0 || !(sockets[index].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            int other = index == 0 ? right : left;
             ssize_t count = read(sockets[index].fd, buffer, sizeof buffer);
-            if (count <= 0) return;
-            int other = sockets[1 - index].fd;
+            if (count < 0) {
+                if (errno == EINTR || errno == EAGAIN) continue;
+                return;
+            }
+            if (count == 0) {
+                shutdown(other, SHUT_WR);
+                sockets[index].fd = -1;
+                open_directions--;
+                continue;
+            }
             for (ssize_t sent = 0; sent < count;) {
                 ssize_t written = write(other, buffer + sent, (size_t)(count - sent));
+                if (written < 0 && errno == EINTR) continue;
                 if (written <= 0) return;
                 sent += written;
             }
@@ -169,8 +188,9 @@ static void start_proxy_relay(const char *specification) {
     for (;;) {
         int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
         if (client < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            _exit(0);
+            // Out of descriptors or processes (the skill's own limits) is passing: wait and go on.
+            if (errno != EINTR && errno != ECONNABORTED) nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+            continue;
         }
         pid_t connection = fork();
         if (connection == 0) {
@@ -189,6 +209,7 @@ int main(int argc, char **argv) {
     char *exec_only[16];
     int exec_only_count = 0;
     const char *proxy = NULL;
+    long umask_value = -1;
     int index = 1;
     for (; index < argc; index++) {
         const char *option = argv[index];
@@ -209,6 +230,10 @@ int main(int argc, char **argv) {
             exec_only[exec_only_count++] = (char *)value;
         } else if (strcmp(option, "--proxy") == 0) {
             proxy = value;
+        } else if (strcmp(option, "--umask") == 0) {
+            char *end = NULL;
+            umask_value = strtol(value, &end, 8);
+            if (end == value || *end != '\0' || umask_value < 0 || umask_value > 0777) fail("--umask needs an octal mode: %s", value);
         } else {
             fail("unknown option %s", option);
         }
@@ -216,8 +241,11 @@ int main(int argc, char **argv) {
     if (index >= argc) fail("usage: swiftlet-skill-launch [options] -- PROGRAM [ARGUMENT...]");
 
     drop_root(uid, gid);
+    if (umask_value >= 0) umask((mode_t)umask_value);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs: %s", strerror(errno));
     if (exec_only_count > 0) restrict_execution(exec_only, exec_only_count);
+    int refused = swiftlet_sandbox_deny_kernel_surface();
+    if (refused != 0) fail("seccomp filter: %s", strerror(refused));
     if (proxy != NULL) start_proxy_relay(proxy);
     if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
         for (int descriptor = 3; descriptor < 1024; descriptor++) close(descriptor);

@@ -11,6 +11,8 @@ struct SkillsCommand: AsyncParsableCommand {
 
     /// One registered skill prepared as the gateway would (same sandbox, same grant), without a gateway.
     static func prepare(_ name: String, _ options: WorkspaceOptions) async throws -> SkillRunner {
+        // A skill that exits before reading all its input must not end this process with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         var logger = Logger(label: "swiftlet.skills")
         logger.logLevel = .warning
         let catalog = SkillCatalog(workspace: options.resolved, tools: ToolRegistry(), logger: logger)

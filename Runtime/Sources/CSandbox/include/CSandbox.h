@@ -11,4 +11,13 @@
 /// Returns 0, or the errno value of the step that failed (ENOSYS on an architecture it does not know).
 int swiftlet_sandbox_deny_new_processes(void);
 
+/// Installs, on the calling thread and what it starts, a seccomp filter for sandboxed skills: namespaces
+/// (unshare, setns, clone with a CLONE_NEW* flag) and mounts are refused, and so are ptrace and the other
+/// ways into another process, bpf, userfaultfd, io_uring, the key ring, perf events, file handles, module and
+/// kexec loading, and personality. clone3 fails with ENOSYS (glibc then uses clone, whose flags the filter
+/// can read). Other architectures' and x32 system calls kill the process. Sets no_new_privs first.
+///
+/// Returns 0, or the errno value of the step that failed.
+int swiftlet_sandbox_deny_kernel_surface(void);
+
 #endif

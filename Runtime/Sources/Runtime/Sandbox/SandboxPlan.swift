@@ -16,6 +16,13 @@ struct SandboxPlan: Sendable, Equatable {
     var shareNetwork = false
     /// Variables the sandboxed program starts with; nothing else of the gateway's environment passes.
     var environment: [(name: String, value: String)] = [("HOME", "/tmp"), ("LANG", "C.UTF-8")]
+    /// Whether ``environment`` is bwrap's own environment, which the sandboxed program inherits (the caller starts
+    /// bwrap with exactly those variables), instead of `--setenv` arguments: a command line is readable by every
+    /// user of the machine in /proc, so values that are secrets must not be on it.
+    var environmentInherited = false
+    /// A bounded /dev/shm of this size, and /dev itself read-only; nil keeps bwrap's /dev as it makes it (as a
+    /// user without root, a writable tmpfs of half the machine's memory).
+    var sharedMemoryBytes: Int?
     /// The size of the sandbox's own /tmp (memory, so it is bounded).
     var temporaryBytes = 64 << 20
     /// `--die-with-parent`: the kernel kills the sandbox when the *thread* that started bwrap exits, which in a
@@ -83,9 +90,13 @@ struct SandboxPlan: Sendable, Equatable {
         if dieWithParent { arguments.append("--die-with-parent") }
         arguments += ["--new-session", "--cap-drop", "ALL"]
         for capability in keptCapabilities { arguments += ["--cap-add", capability] }
-        arguments.append("--clearenv")
-        for (name, value) in environment { arguments += ["--setenv", name, value] }
-        arguments += ["--proc", "/proc", "--dev", "/dev", "--size", String(temporaryBytes)]
+        if !environmentInherited {
+            arguments.append("--clearenv")
+            for (name, value) in environment { arguments += ["--setenv", name, value] }
+        }
+        arguments += ["--proc", "/proc", "--dev", "/dev"]
+        if let sharedMemoryBytes { arguments += ["--perms", "1777", "--size", String(sharedMemoryBytes), "--tmpfs", "/dev/shm"] }
+        arguments += ["--size", String(temporaryBytes)]
         if let temporaryMode { arguments += ["--perms", temporaryMode] }
         arguments += ["--tmpfs", "/tmp"]
         let mounts = (readOnly.map { ($0, false) } + readWrite.map { ($0, true) })
@@ -105,6 +116,7 @@ struct SandboxPlan: Sendable, Equatable {
             arguments += [mount.writable ? "--bind-try" : "--ro-bind-try", mount.path, mount.path]
         }
         for link in symlinks { arguments += ["--symlink", link.target, link.link] }
+        if sharedMemoryBytes != nil { arguments += ["--remount-ro", "/dev"] }
         arguments += ["--remount-ro", "/", "--chdir", workingDirectory, "--"]
         return arguments + command
     }

@@ -66,13 +66,17 @@ struct EgressRequest: Sendable, Equatable {
         return (host.lowercased(), port)
     }
 
+    /// The refusal of a host:port the grant does not list (checked before the name is looked up).
+    static func notGranted(_ request: EgressRequest, permissions: PermissionSet) -> EgressDenied? {
+        permissions.allowsEgress(host: request.host, port: request.port)
+            ? nil : EgressDenied(status: 403, reason: "\(request.host):\(request.port) is not in this skill's permissions.network")
+    }
+
     /// Where the proxy may connect for `request` under `permissions`, given what the host name resolves to: an
     /// address, or why not. A name that resolves to any private address is refused unless that address is
     /// listed itself; the connection then goes to the address checked here, so DNS cannot change it in between.
     static func decide(_ request: EgressRequest, permissions: PermissionSet, resolved: [String]) -> Result<String, EgressDenied> {
-        guard permissions.allowsEgress(host: request.host, port: request.port) else {
-            return .failure(EgressDenied(status: 403, reason: "\(request.host):\(request.port) is not in this skill's permissions.network"))
-        }
+        if let denied = notGranted(request, permissions: permissions) { return .failure(denied) }
         guard PrivateAddress.mustResolve(request.host) else {
             return .success(request.host.lowercased() == "localhost" ? "127.0.0.1" : request.host)
         }

@@ -84,12 +84,13 @@ public final class SkillCatalog: Sendable {
         }) else { throw SkillLoadError("a skill reload is already running") }
         defer { reloading.withLock { $0 = false } }
         let file = try ToolsFile.load(workspace.toolsFile)
+        let writable = Self.writableRoots(file, workspace: workspace)
         var fresh: [(name: String, record: Record)] = []
         for entry in file.skills {
             var record = Record(entry: entry)
             if entry.enabled {
                 do throws(SkillLoadError) {
-                    record.runner = try await loader.load(entry)
+                    record.runner = try await loader.load(entry, writableElsewhere: writable)
                     if entry.sandbox == .none {
                         await audit("skill.unsandboxed", ["skill": entry.name, "path": entry.path])
                     }
@@ -134,7 +135,14 @@ public final class SkillCatalog: Sendable {
         }
         guard let entry = file.skills.first(where: { $0.name == name }) else { throw SkillLoadError("tools.json registers no skill named '\(name)'") }
         guard entry.enabled else { throw SkillLoadError("the skill \(name) is disabled in tools.json") }
-        return try await loader.load(entry)
+        return try await loader.load(entry, writableElsewhere: Self.writableRoots(file, workspace: workspace))
+    }
+
+    /// The folders some enabled skill or plugin of tools.json may write, resolved.
+    static func writableRoots(_ file: ToolsFile, workspace: Workspace) -> [String] {
+        let root = workspace.root.resolvingSymlinksInPath()
+        let grants = file.skills.filter(\.enabled).map(\.permissions) + file.plugins.filter(\.enabled).map(\.permissions)
+        return Array(Set(grants.flatMap { PluginFileAccess(workspace: root, permissions: $0).writableRoots })).sorted()
     }
 
     public func shutdown() async {

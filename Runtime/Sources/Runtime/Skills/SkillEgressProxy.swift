@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The only way out of a skill's sandbox when its entry grants `network`: an HTTP proxy on a Unix socket that
 /// is mounted into the sandbox at its own path (the sandbox's own network namespace has nothing but loopback, where
@@ -18,25 +19,40 @@ final class SkillEgressProxy: Sendable {
         self.channel = channel
     }
 
+    /// Connections one skill may hold open through its proxy at once (all its runs together); more are refused.
+    static let maxConnections = 64
+
     /// Starts the proxy of one skill on a socket in a fresh private folder (short, so it fits a socket address).
+    /// The folder stays 0700: inside the sandbox only the socket is mounted, under folders bwrap makes itself.
     static func start(skill: String, permissions: PermissionSet, logger: Logger) async throws -> SkillEgressProxy {
         var template = Array("/tmp/swiftlet-egress-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw SkillLoadError("the egress proxy's folder could not be made: \(String(cString: strerror(errno)))") }
         let folder = String(cString: made)
-        // Others may pass through, not list: a skill running as an unprivileged uid must reach the socket.
-        chmod(folder, 0o711)
         let path = folder + "/proxy.sock"
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(EgressHeadHandler(skill: skill, permissions: permissions, logger: logger))
+        let shared = EgressShared(skill: skill, permissions: permissions, logger: logger)
+        do {
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelInitializer { channel in
+                    guard shared.open.add(1, ordering: .relaxed).newValue <= Self.maxConnections else {
+                        shared.open.subtract(1, ordering: .relaxed)
+                        shared.warn("refused a connection: \(Self.maxConnections) are open already")
+                        return channel.close()
+                    }
+                    channel.closeFuture.whenComplete { _ in shared.open.subtract(1, ordering: .relaxed) }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(EgressHeadHandler(shared: shared))
+                    }
                 }
-            }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
-            .get()
-        chmod(path, 0o666)
-        return SkillEgressProxy(socketPath: path, folder: folder, channel: channel)
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+                .get()
+            // The skill's uid (another than the gateway's when it runs as root) connects to it.
+            chmod(path, 0o666)
+            return SkillEgressProxy(socketPath: path, folder: folder, channel: channel)
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
     }
 
     func stop() async {
@@ -45,16 +61,13 @@ final class SkillEgressProxy: Sendable {
     }
 }
 
-/// Reads a request head, decides, connects, then hands both sides to ``EgressGlue``.
-private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+/// What every connection of one skill's proxy shares: the grant, the open-connection count, the log budget.
+private final class EgressShared: Sendable {
     let skill: String
     let permissions: PermissionSet
     let logger: Logger
-    private var buffered = ByteBuffer()
-    private var deciding = false
+    let open = Atomic<Int>(0)
+    private let warnings = Atomic<Int>(0)
 
     init(skill: String, permissions: PermissionSet, logger: Logger) {
         self.skill = skill
@@ -62,16 +75,50 @@ private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHa
         self.logger = logger
     }
 
+    /// At most 100 warnings per proxy reach the log: a skill cannot flood it with refused requests.
+    func warn(_ reason: String) {
+        let count = warnings.add(1, ordering: .relaxed).newValue
+        if count <= 100 { logger.warning("skill egress refused", metadata: ["skill": "\(skill)", "reason": "\(reason)"]) }
+        if count == 100 { logger.warning("further egress refusals of this skill are not logged", metadata: ["skill": "\(skill)"]) }
+    }
+}
+
+/// Reads a request head, decides, connects, then hands both sides to ``EgressGlue``. While it decides it reads
+/// nothing more, so a skill cannot make the gateway buffer without bound.
+private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let shared: EgressShared
+    private var buffered = ByteBuffer()
+    private var deciding = false
+
+    init(shared: EgressShared) {
+        self.shared = shared
+    }
+
+    var skill: String { shared.skill }
+    var logger: Logger { shared.logger }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        guard !deciding else {
+            // Bytes of the same read that came after the head: kept for the upstream, bounded.
+            guard buffered.readableBytes + bytes.readableBytes <= EgressRequest.maxHeadBytes else {
+                context.close(promise: nil)
+                return
+            }
+            buffered.writeBuffer(&bytes)
+            return
+        }
         buffered.writeBuffer(&bytes)
-        guard !deciding else { return }
         let view = buffered.readableBytesView
         guard let end = view.firstRange(of: [13, 10, 13, 10]) else {
             if buffered.readableBytes > EgressRequest.maxHeadBytes { refuse(context, EgressDenied(status: 400, reason: "the request head is too large")) }
             return
         }
         deciding = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         let headLength = end.lowerBound - view.startIndex
         let head = buffered.readString(length: headLength) ?? ""
         buffered.moveReaderIndex(forwardBy: 4)
@@ -83,14 +130,22 @@ private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHa
             refuse(context, EgressDenied(status: 400, reason: reason))
             return
         }
-        let permissions = permissions
+        let permissions = shared.permissions
+        // The grant first: a name the skill may not reach is not even looked up (a lookup alone carries data out).
+        if let denied = EgressRequest.notGranted(request, permissions: permissions) {
+            refuse(context, denied)
+            return
+        }
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        NIOThreadPool.singleton.runIfActive(eventLoop: loop) { () -> [String] in
-            PrivateAddress.mustResolve(request.host) ? PrivateAddress.resolve(request.host) : []
-        }.whenComplete { result in
+        let promise = loop.makePromise(of: [String].self)
+        // getaddrinfo blocks: off the event loops, and off NIO's small shared thread pool.
+        DispatchQueue.global().async {
+            promise.succeed(PrivateAddress.mustResolve(request.host) ? PrivateAddress.resolve(request.host) : [])
+        }
+        promise.futureResult.whenSuccess { resolved in
             let (handler, context) = bound.value
-            let resolved = (try? result.get()) ?? []
+            guard context.channel.isActive else { return }
             switch EgressRequest.decide(request, permissions: permissions, resolved: resolved) {
             case .failure(let denied):
                 handler.refuse(context, denied)
@@ -101,9 +156,10 @@ private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ denied: EgressDenied) {
-        logger.warning("skill egress refused", metadata: ["skill": "\(skill)", "reason": "\(denied.reason)"])
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: denied.response))).whenComplete { _ in }
-        context.close(promise: nil)
+        shared.warn(denied.reason)
+        let channel = context.channel
+        // Closed once the answer is out, so the skill reads why.
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: denied.response))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func connect(_ context: ChannelHandlerContext, request: EgressRequest, address: String) {
@@ -154,6 +210,7 @@ private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHa
         }
         buffered = ByteBuffer()
         context.pipeline.syncOperations.removeHandler(self, promise: nil)
+        downstream.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
     }
 }
 

@@ -1,7 +1,7 @@
 /// The command line of one sandboxed skill run: `bwrap`, its sandbox, then `swiftlet-skill-launch` with the
 /// limits, the uid and the exec rule, then the interpreter and the script. Pure: the caller resolves paths, picks
 /// the uid and supplies the environment values.
-struct SkillLaunch: Sendable, Equatable {
+struct SkillLaunch: Sendable {
     /// What the host provides every run.
     struct Host: Sendable, Equatable {
         var bubblewrap: String
@@ -33,6 +33,11 @@ struct SkillLaunch: Sendable, Equatable {
         var exec: Bool
         /// The workspace, which the skill sees as SWIFTLET_WORKSPACE (only granted parts of it are mounted).
         var workspace: String
+
+        /// What is mounted from the host for this skill (besides the system part and the launcher).
+        var mountSources: [String] {
+            [folder] + (environmentFolder.map { [$0] } ?? []) + readableRoots + writableRoots
+        }
     }
 
     /// The port the proxy relay listens on inside the sandbox when egress is granted.
@@ -41,6 +46,8 @@ struct SkillLaunch: Sendable, Equatable {
 
     var executable: String
     var arguments: [String]
+    /// bwrap's environment, which the skill inherits (never on the command line: it carries secrets).
+    var environment: [(name: String, value: String)]
 
     /// - Parameters:
     ///   - uid: the unprivileged uid (and gid) to run as when the gateway is root; nil when it is not, and the
@@ -49,7 +56,8 @@ struct SkillLaunch: Sendable, Equatable {
     ///   - environment: the whitelisted variables and secrets with their values.
     init(skill: Skill, host: Host, uid: UInt32?, proxySocket: String?, environment: [(name: String, value: String)]) {
         var launcher = [host.launcher]
-        if let uid { launcher += ["--uid", String(uid), "--gid", String(uid)] }
+        // One group for every run: files a run leaves in a writable root stay writable for later runs (umask 002).
+        if let uid { launcher += ["--uid", String(uid), "--gid", String(SkillUIDPool.group), "--umask", "002"] }
         let limits = skill.limits
         launcher += [
             "--limit", "core=0", "--limit", "cpu=\(limits.cpuSeconds)", "--limit", "as=\(skill.memoryMB << 20)",
@@ -84,6 +92,8 @@ struct SkillLaunch: Sendable, Equatable {
             for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] { variables.append((name, proxy)) }
         }
         plan.environment = variables + environment
+        plan.environmentInherited = true
+        plan.sharedMemoryBytes = 16 << 20
         plan.shareNetwork = false
         plan.readOnly = host.systemReadOnly + [host.launcher, skill.folder] + (skill.environmentFolder.map { [$0] } ?? []) + (proxySocket.map { [$0] } ?? [])
             + skill.readableRoots.filter { !skill.writableRoots.contains($0) }
@@ -91,5 +101,6 @@ struct SkillLaunch: Sendable, Equatable {
         plan.symlinks = host.systemLinks
         executable = host.bubblewrap
         arguments = plan.arguments
+        self.environment = plan.environment
     }
 }

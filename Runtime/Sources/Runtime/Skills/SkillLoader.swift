@@ -35,7 +35,9 @@ struct SkillLoader: Sendable {
     static let systemConfiguration = ["/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime", "/etc/ssl/certs"]
     static let loaderCandidates = ["/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-x86-64.so.2"]
 
-    func load(_ entry: ToolsFile.SkillEntry) async throws(SkillLoadError) -> SkillRunner {
+    /// - Parameter writableElsewhere: the resolved writable roots of every entry of tools.json (skills and plugins):
+    ///   nothing this skill mounts may lie inside one, where the code granted it could swap a folder for a link.
+    func load(_ entry: ToolsFile.SkillEntry, writableElsewhere: [String] = []) async throws(SkillLoadError) -> SkillRunner {
         let folderURL = SkillSurvey.folder(of: entry, in: workspace).resolvingSymlinksInPath()
         let manifest: SkillManifest
         switch SkillSurvey.manifest(in: folderURL) {
@@ -59,7 +61,11 @@ struct SkillLoader: Sendable {
                 throw SkillLoadError("python skills need Python 3 under /usr (apt-get install python3 python3-venv)")
             }
             if let requirements = manifest.requirements {
-                let venv = try await virtualEnvironment(skill: entry.name, requirements: folderURL.appendingPathComponent(requirements), python: python)
+                let file = folderURL.appendingPathComponent(requirements).resolvingSymlinksInPath().path
+                guard PermissionSet.path(file, isInside: [folder]) else {
+                    throw SkillLoadError("the requirements file \(requirements) lies outside the skill folder")
+                }
+                let venv = try await virtualEnvironment(skill: entry.name, requirements: URL(fileURLWithPath: file), python: python)
                 environmentFolder = venv
                 interpreter = venv + "/bin/python"
             } else {
@@ -80,6 +86,14 @@ struct SkillLoader: Sendable {
         }
         for root in access.writableRoots where !FileManager.default.fileExists(atPath: root) {
             try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        }
+        // A writable root holding something another sandbox mounts would let the code granted it swap that for a
+        // link to anything on the host between two runs.
+        let writable = access.writableRoots + writableElsewhere
+        for source in [folder] + access.readableRoots + access.writableRoots + [launcher.path] {
+            if let root = SandboxProcess.liesInside(source, anyOf: writable) {
+                throw SkillLoadError("\(source) lies inside \(root), which a skill or plugin may write: it cannot be mounted safely; move it out or narrow the grant")
+            }
         }
         let skill = SkillLaunch.Skill(
             name: entry.name, folder: folder, interpreter: interpreter, interpreterFile: URL(fileURLWithPath: interpreter).resolvingSymlinksInPath().path,
@@ -126,24 +140,26 @@ struct SkillLoader: Sendable {
     /// A gateway running as root runs skills as an unprivileged uid, which reads only what others may read: says
     /// so, at load, for every granted folder that uid cannot use.
     private func warnUnreadable(_ skill: SkillLaunch.Skill) {
-        for root in [skill.folder] + skill.readableRoots where !Self.othersMay(read: true, root) {
+        for root in [skill.folder] + skill.readableRoots where !Self.skillsMay(read: true, root) {
             logger.warning(
-                "the gateway runs as root, so this skill runs as an unprivileged uid, which cannot read this folder (chmod o+rX, or run the gateway as a user)",
+                "the gateway runs as root, so this skill runs as an unprivileged uid, which cannot read this folder (chmod o+rX, or chgrp \(SkillUIDPool.group) and g+rX; or run the gateway as a user)",
                 metadata: ["skill": "\(skill.name)", "path": "\(root)"])
         }
-        for root in skill.writableRoots where !Self.othersMay(read: false, root) {
+        for root in skill.writableRoots where !Self.skillsMay(read: false, root) {
             logger.warning(
-                "the gateway runs as root, so this skill runs as an unprivileged uid, which cannot write this folder (chmod o+w, or run the gateway as a user)",
+                "the gateway runs as root, so this skill runs as an unprivileged uid, which cannot write this folder (chgrp \(SkillUIDPool.group) and chmod g+rwX; or run the gateway as a user)",
                 metadata: ["skill": "\(skill.name)", "path": "\(root)"])
         }
     }
 
-    static func othersMay(read: Bool, _ path: String) -> Bool {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return true }
-        let isDirectory = info.st_mode & S_IFMT == S_IFDIR
-        let needed: mode_t = read ? (isDirectory ? 0o005 : 0o004) : 0o003
-        return info.st_mode & needed == needed
+    /// Whether a skill run (another uid, the group ``SkillUIDPool/group``) may read, or write, `path`.
+    static func skillsMay(read: Bool, _ path: String) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let mode = attributes[.posixPermissions] as? Int else { return true }
+        let isDirectory = attributes[.type] as? FileAttributeType == .typeDirectory
+        let others = read ? (isDirectory ? 0o005 : 0o004) : 0o003
+        let group = others << 3
+        let groupID = (attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value
+        return mode & others == others || (groupID == SkillUIDPool.group && mode & group == group)
     }
 
     /// The skill's virtual environment for this content of its requirements file: built once (outside the
@@ -158,16 +174,24 @@ struct SkillLoader: Sendable {
         if FileManager.default.fileExists(atPath: target.appendingPathComponent("bin/python").path) { return target.path }
         let building = parent.appendingPathComponent("building-\(UUID().uuidString)")
         do {
-            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-            // The uid skills run as (when the gateway is root) must reach the environment through data/.
-            for folder in [workspace.dataDirectory, parent.deletingLastPathComponent(), parent] { chmod(folder.path, 0o711) }
+            // Only the environment folder itself needs to be readable by the skill's uid: the sandbox makes the
+            // folders leading to it, so data/ stays private.
+            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             logger.notice("building the skill's Python environment", metadata: ["skill": "\(skill)", "requirements": "\(requirements.path)"])
             try await Self.run(python, ["-m", "venv", building.path])
+            // Wheels only: installing one runs none of its code, where building a source package would run its
+            // setup code here, outside any sandbox.
             try await Self.run(
-                building.path + "/bin/python", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r", requirements.path])
+                building.path + "/bin/python",
+                ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--only-binary=:all:", "-r", requirements.path])
             // Everyone may read and run it (never write): the skill's uid needs to.
             try await Self.run("/bin/chmod", ["-R", "go+rX,go-w", building.path])
-            try FileManager.default.moveItem(at: building, to: target)
+            do {
+                try FileManager.default.moveItem(at: building, to: target)
+            } catch where FileManager.default.fileExists(atPath: target.appendingPathComponent("bin/python").path) {
+                // Another preparation of the same skill finished first: its environment is the same.
+                try? FileManager.default.removeItem(at: building)
+            }
         } catch {
             try? FileManager.default.removeItem(at: building)
             throw SkillLoadError("its Python environment could not be built from \(requirements.lastPathComponent): \(error)")

@@ -30,6 +30,8 @@ enum SkillOutcome {
         case .exited(1) where run.output.isEmpty && run.errorTail.contains(where: { $0.hasPrefix("bwrap:") }):
             let line = run.errorTail.last { $0.hasPrefix("bwrap:") } ?? ""
             return .failure(ToolError("the sandbox of the skill \(skill) could not be set up: \(line)"))
+        // bwrap reports a command killed by a signal as 128 + the signal (a script exiting with such a status itself
+        // reads the same; the shell convention makes that rare).
         case .exited(let code) where code > 128 && code < 128 + 65:
             return failure(signalText(code - 128, limits: limits, memoryMB: memoryMB))
         case .signaled(let signal):

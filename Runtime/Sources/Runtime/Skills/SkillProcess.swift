@@ -43,31 +43,31 @@ enum SkillProcess {
     static let maxErrorLineBytes = 2000
 
     /// - Parameters:
-    ///   - unsandboxed: for a skill with `sandbox: none`, the environment it runs with; the process then leads a
-    ///     session of its own, which is killed as a process group (a process that leaves it escapes: there is no
-    ///     sandbox), in a fresh working folder removed afterwards.
+    ///   - environment: the process's whole environment.
+    ///   - unsandboxed: for a skill with `sandbox: none`: the process then leads a session of its own, which is
+    ///     killed as a process group (a process that leaves it escapes: there is no sandbox), in a fresh working
+    ///     folder (also its HOME and TMPDIR) removed afterwards.
     ///   - errorLine: receives each line of standard error (to log it).
     static func run(
-        executable: String, arguments: [String], input: [UInt8], timeout: Duration, outputLimit: Int, unsandboxed: [String: String]? = nil,
-        errorLine: @escaping @Sendable (String) -> Void
+        executable: String, arguments: [String], environment: [(name: String, value: String)], input: [UInt8], timeout: Duration, outputLimit: Int,
+        unsandboxed: Bool = false, errorLine: @escaping @Sendable (String) -> Void
     ) async throws -> Result {
         var options = PlatformOptions()
-        var environment = Environment.custom([:])
+        var variables = environment
         var workingDirectory: FilePath?
-        if let unsandboxed {
+        if unsandboxed {
             options.createSession = true
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-skill-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             workingDirectory = FilePath(folder.path)
-            var variables = unsandboxed
-            variables["HOME"] = folder.path
-            variables["TMPDIR"] = folder.path
-            environment = .custom(variables.map { Array("\($0.key)=\($0.value)".utf8) })
+            variables = variables.filter { $0.name != "HOME" && $0.name != "TMPDIR" } + [("HOME", folder.path), ("TMPDIR", folder.path)]
         }
+        // Each entry is handed to strdup: it must end with a NUL byte.
+        let environment = Environment.custom(variables.map { Array("\($0.name)=\($0.value)".utf8) + [0] })
         defer { if let workingDirectory { try? FileManager.default.removeItem(atPath: workingDirectory.string) } }
         let (platformOptions, processEnvironment, processDirectory) = (options, environment, workingDirectory)
         let kill: @Sendable (Int32) -> Void = { pid in
-            if unsandboxed != nil {
+            if unsandboxed {
                 if pid > 0 { _ = Glibc.kill(-pid, SIGKILL) }
             } else {
                 SandboxProcess.killSandbox(bubblewrap: pid)
@@ -150,7 +150,9 @@ enum SkillProcess {
             }
         } onCancel: {
             flags.cancelled.store(true, ordering: .relaxed)
-            kill(flags.bubblewrap.load(ordering: .acquiring))
+            // Not once it ended: its pid may belong to another process by now. (The killer task goes on killing until
+            // the end, should this come before the sandbox had started.)
+            if !flags.finished.load(ordering: .acquiring) { kill(flags.bubblewrap.load(ordering: .acquiring)) }
         }
         let ending: Result.Ending =
             switch collected.2 {

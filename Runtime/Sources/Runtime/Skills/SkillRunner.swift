@@ -65,8 +65,14 @@ public final class SkillRunner: Sendable {
         let data = Array((input.jsonText + "\n").utf8)
         let executable: String
         let arguments: [String]
+        let variables: [(name: String, value: String)]
         var slot: SkillUIDPool.Lease?
         if let host {
+            // A folder swapped for a link since load would be followed by bwrap (as root) and mounted instead.
+            if let changed = SandboxProcess.changedMount(skill.mountSources + [host.launcher]) {
+                logger.error("skill not run: a mount source changed since it loaded", metadata: ["skill": "\(entry.name)", "path": "\(changed)"])
+                return .failure(ToolError("the skill \(entry.name) was not run: \(changed) is no longer the path it was when the skill loaded; reload the skills"))
+            }
             if getuid() == 0 {
                 guard let lease = SkillUIDPool.shared.lease() else {
                     return .failure(ToolError("the skill \(entry.name) could not start: too many skill runs at once"))
@@ -76,10 +82,12 @@ public final class SkillRunner: Sendable {
             let launch = SkillLaunch(skill: skill, host: host, uid: slot?.uid, proxySocket: proxy?.socketPath, environment: environment)
             executable = launch.executable
             arguments = launch.arguments
+            variables = launch.environment
         } else {
             logger.warning("running a skill WITHOUT a sandbox (tools.json sandbox: none)", metadata: ["skill": "\(entry.name)"])
             executable = skill.interpreter
             arguments = skill.interpreterArguments + [skill.script]
+            variables = [("LANG", "C.UTF-8"), ("PATH", SkillLaunch.path), ("SWIFTLET_SKILL", skill.name), ("SWIFTLET_WORKSPACE", skill.workspace)] + environment
         }
         defer { slot.map(SkillUIDPool.shared.release) }
         let name = entry.name
@@ -88,8 +96,8 @@ public final class SkillRunner: Sendable {
         let outcome: Result<String, ToolError>
         do {
             let result = try await SkillProcess.run(
-                executable: executable, arguments: arguments, input: data, timeout: .milliseconds(Int64(entry.permissions.timeoutSeconds * 1000)),
-                outputLimit: entry.limits.outputKB << 10, unsandboxed: host == nil ? Self.unsandboxedEnvironment(skill, environment) : nil
+                executable: executable, arguments: arguments, environment: variables, input: data,
+                timeout: .milliseconds(Int64(entry.permissions.timeoutSeconds * 1000)), outputLimit: entry.limits.outputKB << 10, unsandboxed: host == nil
             ) { line in
                 if admitted.admit() { logger.info("skill stderr", metadata: ["skill": "\(name)", "line": "\(line)"]) }
             }
@@ -106,12 +114,6 @@ public final class SkillRunner: Sendable {
         return outcome
     }
 
-    /// The environment of an unsandboxed run: the same cleared set a sandboxed one gets.
-    static func unsandboxedEnvironment(_ skill: SkillLaunch.Skill, _ environment: [(name: String, value: String)]) -> [String: String] {
-        var values = ["HOME": NSTemporaryDirectory(), "LANG": "C.UTF-8", "PATH": SkillLaunch.path, "SWIFTLET_SKILL": skill.name, "SWIFTLET_WORKSPACE": skill.workspace]
-        for (name, value) in environment { values[name] = value }
-        return values
-    }
 }
 
 /// At most 100 lines of a run's standard error reach the log; the rest is dropped.
@@ -128,6 +130,9 @@ private final class SkillLogBudget: Sendable {
 /// belong to no account and own no file: what a run can read is what is mounted and readable by others.
 final class SkillUIDPool: Sendable {
     static let shared = SkillUIDPool(base: 1_800_000_000, size: 65_536)
+    /// The group of every run (the pool's first id): files runs create in writable roots are group-writable, so
+    /// a later run, under another uid, can change them. Owners grant a folder with `chgrp 1800000000`.
+    static let group: UInt32 = 1_800_000_000
 
     struct Lease: Sendable {
         var uid: UInt32
@@ -148,7 +153,7 @@ final class SkillUIDPool: Sendable {
         inUse.withLock { used in
             guard used.count < Int(size) / 2 else { return nil }
             while true {
-                let uid = base + UInt32.random(in: 0..<size)
+                let uid = base + UInt32.random(in: 1..<size)
                 if used.insert(uid).inserted { return Lease(uid: uid) }
             }
         }

@@ -26,14 +26,7 @@ final class IsolatedPlugin: Sendable {
 
         /// Why the sandbox must not start as planned; nil when every mount source is still what it was.
         func changedMount() -> String? {
-            for source in mountSources where FileManager.default.fileExists(atPath: source) || isSymbolicLink(source) {
-                guard PluginFileAccess.realPath(source) == source else { return "\(source) is no longer the path it was when the plugin loaded" }
-            }
-            return nil
-        }
-
-        private func isSymbolicLink(_ path: String) -> Bool {
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
+            SandboxProcess.changedMount(mountSources).map { "\($0) is no longer the path it was when the plugin loaded" }
         }
     }
 
