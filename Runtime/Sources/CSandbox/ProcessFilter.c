@@ -1,41 +1,16 @@
 #define _GNU_SOURCE
 #include "CSandbox.h"
 
-#include <errno.h>
-#include <stddef.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/sched.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#if defined(__x86_64__)
-#define SWIFTLET_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define SWIFTLET_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
-#define DENY(errno_value) BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((errno_value) & SECCOMP_RET_DATA))
-/// Two instructions: when the syscall number (in the accumulator) is `nr`, fail it with `errno_value`.
-#define REFUSE(nr, errno_value) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), DENY(errno_value)
+#include "SeccompProgram.h"
 
 int swiftlet_sandbox_deny_new_processes(void) {
 #ifndef SWIFTLET_AUDIT_ARCH
     return ENOSYS;
 #else
     struct sock_filter filter[] = {
-        // Another architecture's syscall numbers mean other calls: kill rather than misjudge.
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SWIFTLET_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-#ifdef __x86_64__
-        // x32 system calls carry the same audit arch with bit 30 set in the number: none is expected here.
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-#endif
+        SWIFTLET_FILTER_PROLOGUE
         // Another process of the sandbox (bwrap's init is outside this filter) must not be made to run programs.
         REFUSE(__NR_ptrace, EPERM),
         REFUSE(__NR_process_vm_writev, EPERM),
@@ -57,15 +32,6 @@ int swiftlet_sandbox_deny_new_processes(void) {
         DENY(EPERM),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog program = {
-        .len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
-        .filter = filter,
-    };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
-    long result = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &program);
-    if (result < 0) return errno;
-    // A positive result is the id of a thread that could not be synchronised.
-    if (result > 0) return EAGAIN;
-    return 0;
+    return swiftlet_install_filter(filter, sizeof(filter) / sizeof(filter[0]), SECCOMP_FILTER_FLAG_TSYNC);
 #endif
 }

@@ -60,6 +60,18 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
+    /// POSTs a reload (which may take long: it waits for drains and builds) and returns the body of a 200; any
+    /// other answer is printed as `reload refused: <message>` and becomes an exit code (2, or 4 for a token).
+    func reload(_ admin: AdminClient, _ path: String) async throws -> [String: Any] {
+        let reply = try await send(admin, post: path, timeout: .seconds(3600))
+        guard reply.status == 200 else {
+            let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
+            printError("reload refused: \(message)")
+            throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.invalidConfig
+        }
+        return reply.body
+    }
+
     /// GETs one admin path; anything but 200 is printed with the gateway's message and becomes an exit code.
     func fetch(_ admin: AdminClient, _ path: String) async throws -> [String: Any] {
         let reply: AdminClient.Reply

@@ -92,16 +92,11 @@ struct PluginsCommand: AsyncParsableCommand {
                 throw ExitCode(64)
             }
             let admin = try await client.connect(options)
-            // A reload waits for calls in flight to drain (up to each plugin's timeout_seconds + 1 s): wait long.
-            let reply = try await client.send(admin, post: "/admin/v1/plugins/reload" + (name.map { "?name=\($0)" } ?? ""), timeout: .seconds(3600))
-            guard reply.status == 200 else {
-                let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
-                printError("reload refused: \(message)")
-                throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.invalidConfig
-            }
-            let reports = reply.body["reports"] as? [[String: Any]] ?? []
+            // A reload waits for calls in flight to drain (up to each plugin's timeout_seconds + 1 s).
+            let body = try await client.reload(admin, "/admin/v1/plugins/reload" + (name.map { "?name=\($0)" } ?? ""))
+            let reports = body["reports"] as? [[String: Any]] ?? []
             if json {
-                printJSON(reply.body)
+                printJSON(body)
             } else {
                 for report in reports {
                     let generation = (report["generation"] as? Int).map { $0 > 0 ? " generation \($0)" : "" } ?? ""

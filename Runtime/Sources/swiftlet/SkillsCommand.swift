@@ -174,15 +174,10 @@ struct SkillsCommand: AsyncParsableCommand {
         func run() async throws {
             let admin = try await client.connect(options)
             // Building a skill's Python environment can take minutes.
-            let reply = try await client.send(admin, post: "/admin/v1/skills/reload", timeout: .seconds(3600))
-            guard reply.status == 200 else {
-                let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
-                printError("reload refused: \(message)")
-                throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.invalidConfig
-            }
-            let skills = reply.body["skills"] as? [[String: Any]] ?? []
+            let body = try await client.reload(admin, "/admin/v1/skills/reload")
+            let skills = body["skills"] as? [[String: Any]] ?? []
             if json {
-                printJSON(reply.body)
+                printJSON(body)
             } else {
                 for skill in skills { print("\(skill["name"] ?? "?") \(skill["state"] ?? "?")" + ((skill["error"] as? String).map { ": \($0)" } ?? "")) }
                 if skills.isEmpty { print("tools.json registers no skills") }
