@@ -14,7 +14,7 @@ import Testing
     @Test func migratesAnEmptyDatabaseInWALMode() async throws {
         let path = Self.temporaryPath()
         let store = try SQLiteStore(path: path)
-        #expect(try await store.appliedMigrations() == ["v1_sessions_messages", "v2_control_tokens", "v3_audit_log", "v4_message_path", "v5_message_traces", "v6_plugin_store"])
+        #expect(try await store.appliedMigrations() == ["v1_sessions_messages", "v2_control_tokens", "v3_audit_log", "v4_message_path", "v5_message_traces", "v6_plugin_store", "v7_pairing"])
         try await store.close()
         let queue = try DatabaseQueue(path: path)
         #expect(try await queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
@@ -34,7 +34,7 @@ import Testing
         try old.close()
 
         let store = try SQLiteStore(path: path)
-        #expect(try await store.appliedMigrations().count == 6)
+        #expect(try await store.appliedMigrations().count == 7)
         let session = try await store.session(key: "webchat:main", channel: "webchat", peer: "owner")
         #expect(session.id == "s1")
         _ = try await store.appendAudit(AuditEvent(eventType: "test"))

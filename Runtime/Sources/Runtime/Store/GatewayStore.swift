@@ -186,5 +186,15 @@ public protocol GatewayStore: Sendable {
 
     func counts() async throws -> StoreCounts
     /// Flushes and closes; later calls fail.
+    /// The pairing record of one sender of a channel, if any.
+    func pairing(channel: String, sender: String) async throws -> PairingRecord?
+    /// Every pairing record, of one channel or all, newest first.
+    func pairings(channel: String?) async throws -> [PairingRecord]
+    /// In one transaction: the sender's valid code if they hold one, else a new pending `code` valid until
+    /// `expiresAt`, unless `maxPending` valid codes of the channel wait already. An expired code counts for nothing.
+    func issuePairingCode(channel: String, sender: String, code: String, now: Date, expiresAt: Date, maxPending: Int) async throws -> PairingIssue
+    /// Approves or rejects the sender holding the valid pending `code`; nil when no valid code matches.
+    func decidePairing(channel: String, code: String, approve: Bool, by principal: String, now: Date) async throws -> PairingRecord?
+
     func close() async throws
 }

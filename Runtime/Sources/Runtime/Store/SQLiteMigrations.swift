@@ -140,6 +140,23 @@ enum SQLiteMigrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v7_pairing") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE pairing (
+                        channel TEXT NOT NULL,
+                        sender TEXT NOT NULL,
+                        code TEXT,
+                        state TEXT NOT NULL,
+                        created_at TEXT NOT NULL,
+                        expires_at TEXT,
+                        decided_at TEXT,
+                        decided_by TEXT,
+                        PRIMARY KEY (channel, sender)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX pairing_by_code ON pairing (channel, code);
+                    """)
+        }
         return migrator
     }
 }

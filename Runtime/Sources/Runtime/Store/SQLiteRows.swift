@@ -22,10 +22,12 @@ extension ControlTokenRecord: StoredRecord { static var tableName: String { "con
 extension AuditEvent: StoredRecord { static var tableName: String { "audit_log" } }
 extension JournalEntry: StoredRecord { static var tableName: String { "ingress_journal" } }
 extension OutboxEntry: StoredRecord { static var tableName: String { "outbox" } }
+extension PairingRecord: StoredRecord { static var tableName: String { "pairing" } }
 
 typealias SessionRow = StoredRow<SessionRecord>
 typealias MessageRow = StoredRow<MessageRecord>
 typealias ControlTokenRow = StoredRow<ControlTokenRecord>
 typealias AuditRow = StoredRow<AuditEvent>
 typealias JournalRow = StoredRow<JournalEntry>
+typealias PairingRow = StoredRow<PairingRecord>
 typealias OutboxRow = StoredRow<OutboxEntry>

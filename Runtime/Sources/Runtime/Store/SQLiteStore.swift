@@ -240,6 +240,52 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func pairing(channel: String, sender: String) async throws -> PairingRecord? {
+        try await pool.read { db in
+            try PairingRow.filter(Column("channel") == channel && Column("sender") == sender).fetchOne(db)?.record
+        }
+    }
+
+    public func pairings(channel: String?) async throws -> [PairingRecord] {
+        try await pool.read { db in
+            var request = PairingRow.order(Column("created_at").desc)
+            if let channel { request = request.filter(Column("channel") == channel) }
+            return try request.fetchAll(db).map(\.record)
+        }
+    }
+
+    public func issuePairingCode(channel: String, sender: String, code: String, now: Date, expiresAt: Date, maxPending: Int) async throws -> PairingIssue {
+        try await pool.write { db in
+            if let existing = try PairingRow.filter(Column("channel") == channel && Column("sender") == sender).fetchOne(db)?.record {
+                switch existing.state {
+                case .approved, .rejected: return .decided(existing.state)
+                case .pending where !existing.isExpired(at: now): return .existing(code: existing.code ?? "")
+                case .pending: break
+                }
+            }
+            let waiting = try PairingRow.filter(Column("channel") == channel && Column("state") == PairingRecord.State.pending.rawValue).fetchAll(db)
+                .filter { !$0.record.isExpired(at: now) }.count
+            guard waiting < maxPending else { return .tooManyPending }
+            try PairingRow(record: PairingRecord(channel: channel, sender: sender, code: code, state: .pending, createdAt: now, expiresAt: expiresAt))
+                .save(db)
+            return .issued(code: code)
+        }
+    }
+
+    public func decidePairing(channel: String, code: String, approve: Bool, by principal: String, now: Date) async throws -> PairingRecord? {
+        try await pool.write { db in
+            let pending = try PairingRow.filter(
+                Column("channel") == channel && Column("code") == code && Column("state") == PairingRecord.State.pending.rawValue
+            ).fetchOne(db)
+            guard var row = pending, !row.record.isExpired(at: now) else { return nil }
+            row.record.state = approve ? .approved : .rejected
+            row.record.decidedAt = now
+            row.record.decidedBy = principal
+            try row.update(db)
+            return row.record
+        }
+    }
+
     public func setPluginValue(plugin: String, key: String, value: String?) async throws {
         try await pool.write { db in
             if let value {
