@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import Testing
 
 @testable import Runtime
@@ -96,5 +97,63 @@ struct PairingTests {
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.pairing(channel: "telegram", sender: "b")?.standing(at: start + 10 * hour) == .approved)
         try await reopened.close()
+    }
+
+    @Test("the desk issues a code once, re-sends it, turns a fourth stranger away, and admits after approval; all audited")
+    func deskFlow() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-desk-\(UUID().uuidString).sqlite").path
+        let store = try SQLiteStore(path: path)
+        let desk = PairingDesk(store: store)
+        let access = ChannelAccess()
+        let first = try await desk.admit(channel: "telegram", access: access, sender: "alice", isGroup: false)
+        #expect(!first.admitted && first.reason == "pairing code issued")
+        let code = try #require(try await store.pairing(channel: "telegram", sender: "alice")?.code)
+        #expect(first.reply?.contains(code) == true && first.reply?.contains("swiftlet pairing approve telegram \(code)") == true)
+        let again = try await desk.admit(channel: "telegram", access: access, sender: "alice", isGroup: false)
+        #expect(!again.admitted && again.reply == first.reply && again.reason == "pairing code pending")
+        _ = try await desk.admit(channel: "telegram", access: access, sender: "bob", isGroup: false)
+        _ = try await desk.admit(channel: "telegram", access: access, sender: "carol", isGroup: false)
+        let fourth = try await desk.admit(channel: "telegram", access: access, sender: "dave", isGroup: false)
+        #expect(!fourth.admitted && fourth.reason == "too many pending" && fourth.reply?.contains("not accepting new contacts") == true)
+        // The owner types the code in lower case with a dash.
+        let typed = code.lowercased().prefix(4) + "-" + code.lowercased().dropFirst(4)
+        let approved = try await desk.decide(channel: "telegram", code: String(typed), approve: true, by: "owner")
+        #expect(approved.sender == "alice")
+        #expect(try await desk.admit(channel: "telegram", access: access, sender: "alice", isGroup: false).admitted)
+        let bobCode = try #require(try await store.pairing(channel: "telegram", sender: "bob")?.code)
+        _ = try await desk.decide(channel: "telegram", code: bobCode, approve: false, by: "owner")
+        let bob = try await desk.admit(channel: "telegram", access: access, sender: "bob", isGroup: false)
+        #expect(!bob.admitted && bob.reply == nil)
+        await #expect(throws: PairingDesk.DecisionRefused.self) { try await desk.decide(channel: "telegram", code: "0000", approve: true, by: "owner") }
+        await #expect(throws: PairingDesk.DecisionRefused.self) { try await desk.decide(channel: "telegram", code: bobCode, approve: true, by: "owner") }
+        // The expired code: an hour later it cannot be approved.
+        let carolCode = try #require(try await store.pairing(channel: "telegram", sender: "carol")?.code)
+        await #expect(throws: PairingDesk.DecisionRefused.self) {
+            try await desk.decide(channel: "telegram", code: carolCode, approve: true, by: "owner", now: Date().addingTimeInterval(3601))
+        }
+        let audit = try await store.auditEvents(type: nil, limit: 20).map(\.eventType)
+        #expect(audit.filter { $0 == "pairing.issued" }.count == 3 && audit.contains("pairing.too_many_pending"))
+        #expect(audit.contains("pairing.approved") && audit.contains("pairing.rejected"))
+        try await store.close()
+    }
+
+    @Test("the admin API lists, approves and rejects pairing codes, and refuses unknown ones; only with a control token")
+    func adminAPI() async throws {
+        let gateway = try await TestGateway.start()
+        let desk = PairingDesk(store: gateway.gateway.state.store)
+        _ = try await desk.admit(channel: "hooks", access: ChannelAccess(), sender: "erin", isGroup: false)
+        _ = try await desk.admit(channel: "hooks", access: ChannelAccess(), sender: "frank", isGroup: false)
+        let list = try await gateway.request("/admin/v1/pairing?channel=hooks", token: gateway.controlToken)
+        let records = try #require(list.json["pairing"] as? [[String: Any]])
+        #expect(records.count == 2 && records.allSatisfy { $0["state"] as? String == "pending" && ($0["code"] as? String)?.count == 8 })
+        let erinCode = try #require(records.first { $0["sender"] as? String == "erin" }?["code"] as? String)
+        let approved = try await gateway.request("/admin/v1/pairing/approve?channel=hooks&code=\(erinCode)", method: .POST, token: gateway.controlToken)
+        #expect(approved.status == 200 && (approved.json["pairing"] as? [String: Any])?["state"] as? String == "approved", "\(approved.json)")
+        let again = try await gateway.request("/admin/v1/pairing/approve?channel=hooks&code=\(erinCode)", method: .POST, token: gateway.controlToken)
+        #expect(again.status == 404)
+        #expect(try await gateway.request("/admin/v1/pairing/reject?channel=hooks&code=\(erinCode)", method: .POST).status == 401)
+        #expect(try await gateway.request("/admin/v1/pairing", token: nil).status == 401)
+        #expect(try await desk.admit(channel: "hooks", access: ChannelAccess(), sender: "erin", isGroup: false).admitted)
+        try await gateway.stop()
     }
 }

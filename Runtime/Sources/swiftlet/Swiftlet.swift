@@ -19,7 +19,7 @@ struct Swiftlet: AsyncParsableCommand {
             4 token refused, 5 gateway cannot start (port in use, insecure bind, unusable workspace), 64 usage.
             """,
         version: SwiftletVersion.current,
-        subcommands: [GatewayCommand.self, InitCommand.self, ConfigCommand.self, DashboardCommand.self, DoctorCommand.self, TraceCommand.self, TopCommand.self, PluginsCommand.self, SkillsCommand.self, PluginHostCommand.self]
+        subcommands: [GatewayCommand.self, InitCommand.self, ConfigCommand.self, DashboardCommand.self, DoctorCommand.self, TraceCommand.self, TopCommand.self, PluginsCommand.self, SkillsCommand.self, PairingCommand.self, PluginHostCommand.self]
     )
 }
 

@@ -75,6 +75,35 @@ extension GatewayRouter {
             }
         }
 
+        admin.get("pairing") { request, context in
+            let channel = request.uri.queryParameters.get("channel")
+            await state.auditAdmin("admin.pairing.list", request: request, context: context, payload: ["channel": channel ?? "*"])
+            let now = Date()
+            let records = try await state.store.pairings(channel: channel).map { record -> PairingListing in
+                PairingListing(record: record, expired: record.isExpired(at: now))
+            }
+            return JSONBody.response(encoding: ["pairing": records])
+        }
+
+        for (action, approve) in [("approve", true), ("reject", false)] {
+            admin.post("pairing/\(action)") { request, context in
+                let channel = request.uri.queryParameters.get("channel") ?? ""
+                let code = request.uri.queryParameters.get("code") ?? ""
+                guard !channel.isEmpty, !code.isEmpty else {
+                    throw APIError(.badRequest, code: "missing_parameter", message: "channel and code are required")
+                }
+                do {
+                    let record = try await PairingDesk(store: state.store).decide(
+                        channel: channel, code: code, approve: approve, by: context.principal?.id ?? "admin")
+                    return JSONBody.response(encoding: ["pairing": PairingListing(record: record, expired: false)])
+                } catch let refused as PairingDesk.DecisionRefused {
+                    await state.auditAdmin(
+                        "admin.pairing.\(action)_refused", request: request, context: context, payload: ["channel": channel, "code": code, "error": refused.description])
+                    throw APIError(.notFound, code: "no_such_code", message: refused.description)
+                }
+            }
+        }
+
         admin.get("trace/{message_id}") { request, context in
             let id = context.parameters.get("message_id") ?? ""
             await state.auditAdmin("admin.trace.read", request: request, context: context)
