@@ -26,9 +26,7 @@ struct PairingTests {
         #expect(pairing.decide(sender: "stranger", isGroup: false, group: nil, mentioned: false, standing: .unknown, pendingCount: 0) == .issueCode)
         #expect(pairing.decide(sender: "stranger", isGroup: false, group: nil, mentioned: false, standing: .pending(code: "ABCDEFGH"), pendingCount: 3)
             == .remind(code: "ABCDEFGH"))
-        if case .refuse = pairing.decide(sender: "stranger", isGroup: false, group: nil, mentioned: false, standing: .unknown, pendingCount: 3) {} else {
-            Issue.record("a fourth pending stranger was not turned away")
-        }
+        #expect(pairing.decide(sender: "stranger", isGroup: false, group: nil, mentioned: false, standing: .unknown, pendingCount: 3) == .tooManyPending)
         #expect(pairing.decide(sender: "friend", isGroup: false, group: nil, mentioned: false, standing: .unknown, pendingCount: 3) == .admit)
         #expect(pairing.decide(sender: "paired", isGroup: false, group: nil, mentioned: false, standing: .approved, pendingCount: 0) == .admit)
         #expect(pairing.decide(sender: "rejected", isGroup: false, group: nil, mentioned: false, standing: .rejected, pendingCount: 0)

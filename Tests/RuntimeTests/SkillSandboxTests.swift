@@ -76,17 +76,27 @@ struct SkillSandboxTests {
     }
 
     /// The processes of this fixture's skill runs (they inherit SWIFTLET_WORKSPACE; other suites run skills at
-    /// the same time): none may be left after a run.
-    static func leftoverSkillProcesses(_ fixture: Fixture) -> [String] {
+    /// the same time) still there 2 s after the last run ended: the kernel tears a sandbox down just after bwrap
+    /// returns, so a dying one may linger an instant; what a run leaves behind (a sleeping child) stays.
+    static func leftoverSkillProcesses(_ fixture: Fixture) async -> [String] {
         let marker = Array("SWIFTLET_WORKSPACE=\(fixture.workspace.root.resolvingSymlinksInPath().path)\u{0}".utf8)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> String? in
-            guard Int32(entry) != nil, let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"),
-                Array(environ).firstRange(of: marker) != nil
-            else { return nil }
-            let command = (FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")).map { String(decoding: $0, as: UTF8.self) } ?? "?"
-            return "\(entry) \(command)"
+        func scan() -> [String] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap { entry -> String? in
+                guard Int32(entry) != nil, let environ = FileManager.default.contents(atPath: "/proc/\(entry)/environ"),
+                    Array(environ).firstRange(of: marker) != nil
+                else { return nil }
+                let command = (FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+                return "\(entry) \(command)"
+            }
         }
+        let deadline = ContinuousClock.now + .seconds(2)
+        var found = scan()
+        while !found.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+            found = scan()
+        }
+        return found
     }
 
     @Test("a skill reads its JSON input on stdin and answers on stdout, as an unprivileged uid in a cleared environment")
@@ -315,7 +325,8 @@ struct SkillSandboxTests {
         let forks = Int(output.split(separator: " ").dropFirst(2).first ?? "") ?? -1
         #expect(forks >= 1 && forks < 16, "\(output)")
         // The children slept on; the end of the run killed them all.
-        #expect(Self.leftoverSkillProcesses(fixture).isEmpty, "\(Self.leftoverSkillProcesses(fixture))")
+        let leftovers = await Self.leftoverSkillProcesses(fixture)
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
     @Test("hostile: a memory bomb fails at permissions.memory_mb with a clear error")
@@ -345,7 +356,7 @@ struct SkillSandboxTests {
         } else {
             Issue.record("an endless loop succeeded")
         }
-        #expect(Self.leftoverSkillProcesses(fixture).isEmpty)
+        #expect(await Self.leftoverSkillProcesses(fixture).isEmpty)
     }
 
     @Test("hostile: a gigabyte of output is cut at limits.output_kb and the run stopped")
@@ -387,7 +398,8 @@ struct SkillSandboxTests {
         #expect(try await fixture.output("lingerer") == "started")
         try await Task.sleep(for: .seconds(2.5))
         #expect(!FileManager.default.fileExists(atPath: fixture.workspace.root.appendingPathComponent("notes/alive").path))
-        #expect(Self.leftoverSkillProcesses(fixture).isEmpty, "\(Self.leftoverSkillProcesses(fixture))")
+        let leftovers = await Self.leftoverSkillProcesses(fixture)
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
     @Test("hostile: without exec a skill cannot start other programs, not even ones it writes; exec: true allows them")

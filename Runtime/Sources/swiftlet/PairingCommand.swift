@@ -38,41 +38,37 @@ struct PairingCommand: AsyncParsableCommand {
         }
     }
 
-    struct Approve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Let the sender holding this code talk to the assistant on this channel.")
-
+    /// What `approve` and `reject` take.
+    struct Decision: ParsableArguments {
         @Argument(help: "The channel, as in the pairing message.") var channel: String
         @Argument(help: "The 8-character code the sender received.") var code: String
         @OptionGroup var options: WorkspaceOptions
         @OptionGroup var client: ClientOptions
 
-        func run() async throws {
-            try await PairingCommand.decide("approve", channel: channel, code: code, options: options, client: client)
+        func send(_ action: String) async throws {
+            let admin = try await client.connect(options)
+            let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text }
+            let reply = try await client.send(admin, post: "/admin/v1/pairing/\(action)?channel=\(encode(channel))&code=\(encode(code))")
+            guard reply.status == 200, let record = reply.body["pairing"] as? [String: Any] else {
+                let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
+                printError(message)
+                throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.failure
+            }
+            print("\(action == "approve" ? "approved" : "rejected") \(record["sender"] as? String ?? "?") on \(channel)")
         }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let the sender holding this code talk to the assistant on this channel.")
+        @OptionGroup var decision: Decision
+
+        func run() async throws { try await decision.send("approve") }
     }
 
     struct Reject: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn the sender holding this code away; their messages are ignored from now on.")
+        @OptionGroup var decision: Decision
 
-        @Argument(help: "The channel, as in the pairing message.") var channel: String
-        @Argument(help: "The 8-character code the sender received.") var code: String
-        @OptionGroup var options: WorkspaceOptions
-        @OptionGroup var client: ClientOptions
-
-        func run() async throws {
-            try await PairingCommand.decide("reject", channel: channel, code: code, options: options, client: client)
-        }
-    }
-
-    static func decide(_ action: String, channel: String, code: String, options: WorkspaceOptions, client: ClientOptions) async throws {
-        let admin = try await client.connect(options)
-        let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text }
-        let reply = try await client.send(admin, post: "/admin/v1/pairing/\(action)?channel=\(encode(channel))&code=\(encode(code))")
-        guard reply.status == 200, let record = reply.body["pairing"] as? [String: Any] else {
-            let message = (reply.body["error"] as? [String: Any])?["message"] as? String ?? "\(reply.body)"
-            printError(message)
-            throw reply.status == 401 || reply.status == 403 ? ExitStatus.unauthorized : ExitStatus.failure
-        }
-        print("\(action == "approve" ? "approved" : "rejected") \(record["sender"] as? String ?? "?") on \(channel)")
+        func run() async throws { try await decision.send("reject") }
     }
 }

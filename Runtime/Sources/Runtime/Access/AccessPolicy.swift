@@ -54,6 +54,8 @@ public struct ChannelAccess: Sendable, Equatable {
         case issueCode
         /// A stranger with a valid code: send the same code again, nothing else.
         case remind(code: String)
+        /// A stranger while ``maxPending`` codes wait: send ``busyMessage``, nothing else.
+        case tooManyPending
         /// Turned away with a reply (the caller sends `reason`).
         case refuse(reason: String)
         /// Not answered at all (groups without a mention, disabled direct messages, rejected senders).
@@ -80,14 +82,14 @@ public struct ChannelAccess: Sendable, Equatable {
             return .refuse(reason: "This assistant only answers people its owner has allowed.")
         case .pairing:
             if case .pending(let code) = standing { return .remind(code: code) }
-            guard pendingCount < Self.maxPending else {
-                return .refuse(reason: "This assistant is not accepting new contacts right now. Please try again later.")
-            }
-            return .issueCode
+            return pendingCount < Self.maxPending ? .issueCode : .tooManyPending
         case .open, .disabled:
             return .admit
         }
     }
+
+    /// What a stranger receives while the channel has ``maxPending`` codes waiting.
+    public static let busyMessage = "This assistant is not accepting new contacts right now. Please try again later."
 
     /// The message a stranger receives with their code.
     public static func codeMessage(_ code: String, channel: String) -> String {

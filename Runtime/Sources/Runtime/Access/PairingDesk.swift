@@ -34,8 +34,8 @@ public struct PairingDesk: Sendable {
             return Verdict(admitted: true, reply: nil, reason: "admitted")
         case .ignore(let reason):
             return Verdict(admitted: false, reply: nil, reason: reason)
-        case .refuse(let reply) where access.direct == .pairing:
-            return try await tooManyPending(channel: channel, sender: sender, reply: reply)
+        case .tooManyPending:
+            return try await tooManyPending(channel: channel, sender: sender)
         case .refuse(let reply):
             return Verdict(admitted: false, reply: reply, reason: "not in allow_from")
         case .remind(let code):
@@ -52,8 +52,7 @@ public struct PairingDesk: Sendable {
             case .existing(let code):
                 return Verdict(admitted: false, reply: ChannelAccess.codeMessage(code, channel: channel), reason: "pairing code pending")
             case .tooManyPending:
-                return try await tooManyPending(
-                    channel: channel, sender: sender, reply: "This assistant is not accepting new contacts right now. Please try again later.")
+                return try await tooManyPending(channel: channel, sender: sender)
             case .decided(let state):
                 // Decided between the read and the write: the decision stands.
                 return Verdict(admitted: state == .approved, reply: nil, reason: state == .approved ? "admitted" : "the owner rejected this sender")
@@ -61,9 +60,9 @@ public struct PairingDesk: Sendable {
         }
     }
 
-    private func tooManyPending(channel: String, sender: String, reply: String) async throws -> Verdict {
+    private func tooManyPending(channel: String, sender: String) async throws -> Verdict {
         _ = try await store.appendAudit(AuditEvent(eventType: "pairing.too_many_pending", userID: sender, payload: ["channel": channel, "sender": sender]))
-        return Verdict(admitted: false, reply: reply, reason: "too many pending")
+        return Verdict(admitted: false, reply: ChannelAccess.busyMessage, reason: "too many pending")
     }
 
     /// Why an owner's decision did not apply.

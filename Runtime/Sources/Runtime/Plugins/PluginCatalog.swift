@@ -107,10 +107,7 @@ public final class PluginCatalog: Sendable {
         self.logger = logger
         self.searchDirectories = searchDirectories ?? [workspace.pluginsDirectory, Bundle.main.executableURL?.deletingLastPathComponent()].compactMap { $0 }
         self.staging = workspace.dataDirectory.appendingPathComponent("plugins")
-        var variables = variables
-        if let text = try? String(contentsOf: workspace.dotenvFile, encoding: .utf8) {
-            variables.merge(DotEnvFile.parse(text).file.variables) { fromEnvironment, _ in fromEnvironment }
-        }
+        let variables = workspace.variables(over: variables)
         self.variables = variables
         self.sandbox = PluginSandbox(hostExecutable: hostExecutable)
         for (name, value) in variables where name.hasPrefix(HostPluginContext.secretPrefix) && !value.isEmpty { redactor?.register(value) }

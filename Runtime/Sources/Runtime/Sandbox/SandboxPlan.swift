@@ -109,7 +109,7 @@ struct SandboxPlan: Sendable, Equatable {
         let bound = mounts.map(\.path)
         for mount in mounts where seen.insert("\(mount.path)\u{0}\(mount.writable)").inserted {
             if !userNamespace {
-                for ancestor in Self.ancestors(mount.path) where !bound.contains(where: { Self.path(ancestor, isWithin: $0) }) && made.insert(ancestor).inserted {
+                for ancestor in Self.ancestors(mount.path) where !PermissionSet.path(ancestor, isInside: bound) && made.insert(ancestor).inserted {
                     arguments += ["--perms", "0755", "--dir", ancestor]
                 }
             }
@@ -129,11 +129,6 @@ struct SandboxPlan: Sendable, Equatable {
     static func ancestors(_ path: String) -> [String] {
         let components = path.split(separator: "/")
         return (1..<max(1, components.count)).map { "/" + components.prefix($0).joined(separator: "/") }
-    }
-
-    /// Whether `path` is `root` or lies inside it.
-    static func path(_ path: String, isWithin root: String) -> Bool {
-        path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
     }
 
     private static func depth(_ path: String) -> Int {

@@ -53,7 +53,7 @@ public final class SkillCatalog: Sendable {
     private let loader: SkillLoader
     private let audit: @Sendable (String, [String: String]) async -> Void
     private let records = Mutex<[(name: String, record: Record)]>([])
-    private let reloading = Mutex<Bool>(false)
+    private let reloading = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - variables: what `env` and `secrets` grants draw from (the workspace `.env` adds what it does not set).
@@ -66,23 +66,17 @@ public final class SkillCatalog: Sendable {
         self.tools = tools
         self.logger = logger
         self.audit = audit
-        var variables = variables
-        if let text = try? String(contentsOf: workspace.dotenvFile, encoding: .utf8) {
-            variables.merge(DotEnvFile.parse(text).file.variables) { fromEnvironment, _ in fromEnvironment }
-        }
-        loader = SkillLoader(workspace: workspace, variables: variables, logger: logger, launcher: launcher)
+        loader = SkillLoader(workspace: workspace, variables: workspace.variables(over: variables), logger: logger, launcher: launcher)
     }
 
     /// Reads tools.json and prepares every enabled skill: at start, and on every reload (runs in flight finish
     /// with what they started with). An unreadable tools.json changes nothing and throws.
     @discardableResult
     public func reload() async throws -> [Status] {
-        guard reloading.withLock({ busy in
-            if busy { return false }
-            busy = true
-            return true
-        }) else { throw SkillLoadError("a skill reload is already running") }
-        defer { reloading.withLock { $0 = false } }
+        guard reloading.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw SkillLoadError("a skill reload is already running")
+        }
+        defer { reloading.store(false, ordering: .releasing) }
         let file = try ToolsFile.load(workspace.toolsFile)
         let writable = Self.writableRoots(file, workspace: workspace)
         var fresh: [(name: String, record: Record)] = []
@@ -109,7 +103,7 @@ public final class SkillCatalog: Sendable {
         let stale = old.map(\.name).filter { name in !fresh.contains { $0.name == name && $0.record.runner != nil } }
         tools.replace(stale, with: fresh.compactMap { $0.record.runner.map(SkillTool.init) })
         // A stopped proxy fails the runs still using it cleanly; they were started under the old grant.
-        for entry in old { await entry.record.runner?.proxy?.stop() }
+        for entry in old { await entry.record.runner?.close() }
         return statuses
     }
 
@@ -147,6 +141,6 @@ public final class SkillCatalog: Sendable {
 
     public func shutdown() async {
         let runners = records.withLock { $0.compactMap(\.record.runner) }
-        for runner in runners { await runner.proxy?.stop() }
+        for runner in runners { await runner.close() }
     }
 }

@@ -126,8 +126,9 @@ private final class EgressHeadHandler: ChannelInboundHandler, RemovableChannelHa
         do {
             request = try EgressRequest.parse(head)
         } catch {
-            guard case .malformed(let reason) = error else { return }
-            refuse(context, EgressDenied(status: 400, reason: reason))
+            switch error {
+            case .malformed(let reason): refuse(context, EgressDenied(status: 400, reason: reason))
+            }
             return
         }
         let permissions = shared.permissions

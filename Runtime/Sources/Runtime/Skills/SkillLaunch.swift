@@ -50,8 +50,8 @@ struct SkillLaunch: Sendable {
     var environment: [(name: String, value: String)]
 
     /// - Parameters:
-    ///   - uid: the unprivileged uid (and gid) to run as when the gateway is root; nil when it is not, and the
-    ///     sandbox gets a user namespace of its own instead.
+    ///   - uid: the unprivileged uid to run as (in the group ``SkillUIDPool/group``) when the gateway is root; nil
+    ///     when it is not, and the sandbox gets a user namespace of its own instead.
     ///   - proxySocket: the host path of the skill's filtering proxy socket when it may reach the network.
     ///   - environment: the whitelisted variables and secrets with their values.
     init(skill: Skill, host: Host, uid: UInt32?, proxySocket: String?, environment: [(name: String, value: String)]) {
@@ -94,9 +94,8 @@ struct SkillLaunch: Sendable {
         plan.environment = variables + environment
         plan.environmentInherited = true
         plan.sharedMemoryBytes = 16 << 20
-        plan.shareNetwork = false
-        plan.readOnly = host.systemReadOnly + [host.launcher, skill.folder] + (skill.environmentFolder.map { [$0] } ?? []) + (proxySocket.map { [$0] } ?? [])
-            + skill.readableRoots.filter { !skill.writableRoots.contains($0) }
+        plan.readOnly = host.systemReadOnly + [host.launcher] + (proxySocket.map { [$0] } ?? [])
+            + skill.mountSources.filter { !skill.writableRoots.contains($0) }
         plan.readWrite = skill.writableRoots
         plan.symlinks = host.systemLinks
         executable = host.bubblewrap

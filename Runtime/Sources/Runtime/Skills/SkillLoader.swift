@@ -87,19 +87,19 @@ struct SkillLoader: Sendable {
         for root in access.writableRoots where !FileManager.default.fileExists(atPath: root) {
             try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         }
-        // A writable root holding something another sandbox mounts would let the code granted it swap that for a
-        // link to anything on the host between two runs.
-        let writable = access.writableRoots + writableElsewhere
-        for source in [folder] + access.readableRoots + access.writableRoots + [launcher.path] {
-            if let root = SandboxProcess.liesInside(source, anyOf: writable) {
-                throw SkillLoadError("\(source) lies inside \(root), which a skill or plugin may write: it cannot be mounted safely; move it out or narrow the grant")
-            }
-        }
         let skill = SkillLaunch.Skill(
             name: entry.name, folder: folder, interpreter: interpreter, interpreterFile: URL(fileURLWithPath: interpreter).resolvingSymlinksInPath().path,
             interpreterArguments: interpreterArguments, script: script, environmentFolder: environmentFolder, readableRoots: access.readableRoots,
             writableRoots: access.writableRoots, limits: entry.limits, memoryMB: entry.permissions.memoryMB, exec: entry.permissions.exec,
             workspace: workspaceRoot.path)
+        // A writable root holding something a sandbox mounts would let the code granted it swap that for a link to
+        // anything on the host between two runs.
+        let writable = access.writableRoots + writableElsewhere
+        for source in skill.mountSources + [launcher.path] {
+            if let root = SandboxProcess.liesInside(source, anyOf: writable) {
+                throw SkillLoadError("\(source) lies inside \(root), which a skill or plugin may write: it cannot be mounted safely; move it out or narrow the grant")
+            }
+        }
         var host: SkillLaunch.Host?
         switch entry.sandbox {
         case .none:

@@ -30,8 +30,8 @@ enum SkillProcess {
 
     /// What the tasks of one run share.
     private final class Flags: Sendable {
-        /// bwrap's pid (the process's own with `sandbox: none`), 0 until it started.
-        let bubblewrap = Atomic<Int32>(0)
+        /// The pid started: bwrap's (the script's own with `sandbox: none`), 0 until it started.
+        let pid = Atomic<Int32>(0)
         let timedOut = Atomic<Bool>(false)
         let exceeded = Atomic<Bool>(false)
         let cancelled = Atomic<Bool>(false)
@@ -84,7 +84,7 @@ enum SkillProcess {
                         platformOptions: platformOptions, input: .inputWriter,
                         output: .sequence, error: .sequence
                     ) { execution in
-                        flags.bubblewrap.store(execution.processIdentifier.value, ordering: .releasing)
+                        flags.pid.store(execution.processIdentifier.value, ordering: .releasing)
                         return await withTaskGroup(of: [String].self) { streams in
                             streams.addTask {
                                 // A skill that never reads its input must not block the run: failures to write are ignored.
@@ -115,7 +115,7 @@ enum SkillProcess {
                                     buffer.withUnsafeBytes { output.append(contentsOf: $0.prefix(outputLimit + 1 - output.count)) }
                                     if output.count > outputLimit {
                                         flags.exceeded.store(true, ordering: .relaxed)
-                                        kill(flags.bubblewrap.load(ordering: .acquiring))
+                                        kill(flags.pid.load(ordering: .acquiring))
                                         break
                                     }
                                 }
@@ -134,7 +134,7 @@ enum SkillProcess {
                     guard !flags.finished.load(ordering: .acquiring) else { return nil }
                     if !Task.isCancelled { flags.timedOut.store(true, ordering: .relaxed) }
                     while !flags.finished.load(ordering: .acquiring) {
-                        kill(flags.bubblewrap.load(ordering: .acquiring))
+                        kill(flags.pid.load(ordering: .acquiring))
                         // Not cancellable: this task may already be cancelled, and must still wait between kills.
                         await Task.detached { try? await Task.sleep(for: .milliseconds(50)) }.value
                     }
@@ -152,7 +152,7 @@ enum SkillProcess {
             flags.cancelled.store(true, ordering: .relaxed)
             // Not once it ended: its pid may belong to another process by now. (The killer task goes on killing until
             // the end, should this come before the sandbox had started.)
-            if !flags.finished.load(ordering: .acquiring) { kill(flags.bubblewrap.load(ordering: .acquiring)) }
+            if !flags.finished.load(ordering: .acquiring) { kill(flags.pid.load(ordering: .acquiring)) }
         }
         let ending: Result.Ending =
             switch collected.2 {

@@ -37,6 +37,13 @@ public struct Workspace: Sendable, Equatable {
     /// Written while a gateway runs, so the CLI finds its port without guessing.
     public var runtimeFile: URL { dataDirectory.appendingPathComponent("gateway.json") }
 
+    /// `environment` with what the workspace `.env` sets that it does not (the configuration's precedence): what
+    /// the `env` and `secrets` grants of plugins and skills draw from.
+    public func variables(over environment: [String: String]) -> [String: String] {
+        guard let text = try? String(contentsOf: dotenvFile, encoding: .utf8) else { return environment }
+        return environment.merging(DotEnvFile.parse(text).file.variables) { fromEnvironment, _ in fromEnvironment }
+    }
+
     /// Resolves a configured path: absolute paths stay, relative ones are inside the workspace.
     public func path(_ configured: String) -> URL {
         configured.hasPrefix("/") ? URL(fileURLWithPath: configured) : root.appendingPathComponent(configured)
