@@ -105,6 +105,17 @@ let package = Package(
             path: "bench/Sources/FakeProviders",
             swiftSettings: swiftSettings
         ),
+        // Local fakes of the chat platforms' APIs (Telegram, Slack, WhatsApp, callbacks), for tests and benchmarks.
+        .target(
+            name: "FakePlatforms",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/Sources/FakePlatforms",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "swiftlet-fake-provider",
             dependencies: [
@@ -144,6 +155,7 @@ let package = Package(
             dependencies: [
                 "Runtime",
                 "FakeProviders",
+                "FakePlatforms",
                 .product(name: "PluginAPI", package: "PluginAPI"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -1,9 +1,12 @@
+public import Foundation
+
 /// A plugin that connects a chat platform: it receives messages and hands them to the gateway's
 /// ``InboundSink``, and sends the gateway's replies.
 ///
 /// The host calls ``start(context:)`` once per loaded generation, ``send(_:context:)`` concurrently for replies
 /// (the outbox retries failed sends, so `send` must not retry on its own), and ``stop()`` when the generation is
-/// replaced or the gateway stops.
+/// replaced or the gateway stops. Platforms that push (webhooks) are served at `/channels/<name>/webhook`, which
+/// the host hands to ``webhook(_:context:)``.
 public protocol ChannelPlugin: Plugin {
     var capabilities: ChannelCapabilities { get }
 
@@ -16,6 +19,74 @@ public protocol ChannelPlugin: Plugin {
 
     /// Delivers one reply. Throw ``ChannelSendFailure`` to say whether a retry can help.
     func send(_ message: OutboundMessage, context: any PluginContext) async throws -> DeliveryReceipt
+
+    /// Answers one request to `/channels/<name>/webhook[/...]` (verification handshakes, pushed events). Verify the
+    /// platform's signature first; deliver each message with `context.inbound` before answering, so the platform
+    /// redelivers what the gateway could not take. The default answers 404: the plugin takes no webhooks.
+    func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse
+
+    /// Shows the answer as it is being written: sends a first preview (`previous` nil) or edits the preview sent
+    /// before. Only called when ``ChannelCapabilities/editInPlace`` is true; the final reply then arrives through
+    /// ``send(_:context:)`` with ``OutboundMessage/previewID`` set, to replace the preview.
+    func preview(_ text: String, target: String, previous: DeliveryReceipt?, context: any PluginContext) async throws -> DeliveryReceipt
+}
+
+extension ChannelPlugin {
+    public func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
+        ChannelWebhookResponse(status: 404, body: Data(#"{"error":"this channel takes no webhooks"}"#.utf8))
+    }
+
+    public func preview(_ text: String, target: String, previous: DeliveryReceipt?, context: any PluginContext) async throws -> DeliveryReceipt {
+        throw ChannelSendFailure("this channel cannot edit sent messages", retryable: false)
+    }
+}
+
+/// One HTTP request to a channel's webhook, as the gateway received it.
+public struct ChannelWebhookRequest: Sendable {
+    public var method: String
+    /// What follows `/channels/<name>/webhook` (empty, or `/...`).
+    public var subpath: String
+    /// The query parameters, decoded; a repeated name keeps its first value.
+    public var query: [String: String]
+    public var headers: [(name: String, value: String)]
+    /// The body exactly as received (signatures are computed over these bytes).
+    public var body: Data
+    public var remoteAddress: String?
+
+    public init(
+        method: String, subpath: String = "", query: [String: String] = [:], headers: [(name: String, value: String)] = [], body: Data = Data(),
+        remoteAddress: String? = nil
+    ) {
+        self.method = method
+        self.subpath = subpath
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+    }
+
+    /// The first header of that name, compared without regard to case.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// The answer to a ``ChannelWebhookRequest``.
+public struct ChannelWebhookResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+
+    public init(status: Int = 200, headers: [(name: String, value: String)] = [("Content-Type", "application/json")], body: Data = Data("{}".utf8)) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A plain-text answer (verification challenges echo a value back).
+    public static func text(_ text: String, status: Int = 200) -> ChannelWebhookResponse {
+        ChannelWebhookResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Data(text.utf8))
+    }
 }
 
 /// What a platform can do, so the gateway shapes replies to fit.
@@ -66,10 +137,12 @@ public struct InboundMessage: Sendable, Equatable {
     public var mentioned: Bool
     /// Where the reply goes, in the plugin's own terms (a chat id, a channel plus thread ts, ...).
     public var replyTarget: String
+    /// Files that came with the message; the gateway downloads them (within its size limit) into the workspace.
+    public var attachments: [InboundAttachment]
 
     public init(
         externalID: String?, account: String? = nil, peer: String, isGroup: Bool = false, sender: String, thread: String? = nil, text: String,
-        mentioned: Bool = false, replyTarget: String
+        mentioned: Bool = false, replyTarget: String, attachments: [InboundAttachment] = []
     ) {
         self.externalID = externalID
         self.account = account
@@ -80,6 +153,50 @@ public struct InboundMessage: Sendable, Equatable {
         self.text = text
         self.mentioned = mentioned
         self.replyTarget = replyTarget
+        self.attachments = attachments
+    }
+}
+
+/// A file that came with an inbound message, and how to fetch it.
+public struct InboundAttachment: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case image, audio, video, document
+    }
+
+    public var kind: Kind
+    /// The file's name as the sender gave it, if any (never trusted as a path).
+    public var fileName: String?
+    public var mimeType: String?
+    /// The size the platform declared, so a file over the limit is refused without downloading it.
+    public var declaredSize: Int?
+    /// Where the gateway downloads it, through the plugin's network permission.
+    public var url: String
+    /// Headers for the download (a bearer token); never logged.
+    public var headers: [String: String]
+
+    public init(kind: Kind, fileName: String? = nil, mimeType: String? = nil, declaredSize: Int? = nil, url: String, headers: [String: String] = [:]) {
+        self.kind = kind
+        self.fileName = fileName
+        self.mimeType = mimeType
+        self.declaredSize = declaredSize
+        self.url = url
+        self.headers = headers
+    }
+}
+
+/// A file to send with a reply.
+public struct OutboundAttachment: Sendable, Equatable {
+    public var kind: InboundAttachment.Kind
+    /// An absolute path the gateway checked lies inside the workspace.
+    public var path: String
+    public var fileName: String
+    public var mimeType: String
+
+    public init(kind: InboundAttachment.Kind, path: String, fileName: String, mimeType: String) {
+        self.kind = kind
+        self.path = path
+        self.fileName = fileName
+        self.mimeType = mimeType
     }
 }
 
@@ -90,11 +207,17 @@ public struct OutboundMessage: Sendable, Equatable {
     public var text: String
     /// The outbox's idempotency key; the same key means the same reply (a retry after a crash).
     public var idempotencyKey: String
+    /// Files to send with the text, where the platform allows (``ChannelCapabilities/media``).
+    public var attachments: [OutboundAttachment]
+    /// The preview this reply replaces (``ChannelPlugin/preview(_:target:previous:context:)``'s receipt), if any.
+    public var previewID: String?
 
-    public init(target: String, text: String, idempotencyKey: String) {
+    public init(target: String, text: String, idempotencyKey: String, attachments: [OutboundAttachment] = [], previewID: String? = nil) {
         self.target = target
         self.text = text
         self.idempotencyKey = idempotencyKey
+        self.attachments = attachments
+        self.previewID = previewID
     }
 }
 

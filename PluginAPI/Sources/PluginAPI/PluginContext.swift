@@ -23,11 +23,24 @@ public protocol PluginContext: Sendable {
     func secret(_ name: String) throws -> String
     /// An environment variable listed under `permissions.env` (nil when it is listed but unset).
     func environment(_ name: String) throws -> String?
+    /// HMAC-SHA256 of `message` under `key`, computed by the host's crypto library (webhook signatures).
+    func hmacSHA256(key: Data, message: Data) -> Data
 }
 
 extension PluginContext {
     public func log(_ level: PluginLogLevel, _ message: String) {
         log(level, message, metadata: [:])
+    }
+
+    /// Whether `signature` (lower-case or upper-case hex) is the HMAC-SHA256 of `message` under `key`, compared in
+    /// constant time.
+    public func verifyHMACSHA256(hex signature: String, key: Data, message: Data) -> Bool {
+        let expected = hmacSHA256(key: key, message: message).map { String(format: "%02x", $0) }.joined()
+        let given = signature.lowercased()
+        guard given.utf8.count == expected.utf8.count else { return false }
+        var difference: UInt8 = 0
+        for (a, b) in zip(given.utf8, expected.utf8) { difference |= a ^ b }
+        return difference == 0
     }
 }
 

@@ -17,6 +17,18 @@ public struct PermanentDeliveryError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A delivery the platform asked to try again later (a 429 with `retry_after`): the next attempt waits at least
+/// `retryAfter` seconds, whatever the backoff says.
+public struct DeliveryDeferred: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public var retryAfter: Double
+
+    public init(_ description: String, retryAfter: Double) {
+        self.description = description
+        self.retryAfter = retryAfter
+    }
+}
+
 /// A channel that can show an answer while it is written (the web chat). Streamed text is a preview;
 /// the outbox delivery that follows is the answer.
 public protocol StreamingChannel: ChannelSender {

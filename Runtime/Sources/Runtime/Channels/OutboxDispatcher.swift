@@ -28,6 +28,10 @@ final class OutboxDispatcher: Sendable {
         senders.withLock { $0[sender.channel] = sender }
     }
 
+    func unregister(channel: String) {
+        _ = senders.withLock { $0.removeValue(forKey: channel) }
+    }
+
     func deliverNow(_ entry: OutboxEntry) async {
         guard inFlight.withLock({ $0.insert(entry.id).inserted }) else { return }
         await attempt(entry)
@@ -82,16 +86,19 @@ final class OutboxDispatcher: Sendable {
             sent.withLock { $0.append((entry.id, now)) }
         } catch let error as PermanentDeliveryError {
             await failed(entry, error: error.description, permanent: true)
+        } catch let error as DeliveryDeferred {
+            await failed(entry, error: error.description, permanent: false, retryAfter: error.retryAfter)
         } catch {
             await failed(entry, error: "\(error)", permanent: false)
         }
     }
 
-    private func failed(_ entry: OutboxEntry, error: String, permanent: Bool) async {
+    private func failed(_ entry: OutboxEntry, error: String, permanent: Bool, retryAfter: Double? = nil) async {
         let config = configuration()
         let attempts = entry.attempts + 1
         let giveUp = permanent || attempts >= config.maxAttempts
-        let delay = min(config.retryBase.milliseconds / 1000 * pow(2, Double(attempts - 1)), 300)
+        // The platform's own retry-after wins when longer (capped at an hour: a nonsense value must not park a reply).
+        let delay = max(min(config.retryBase.milliseconds / 1000 * pow(2, Double(attempts - 1)), 300), min(retryAfter ?? 0, 3600))
         let retryAt = giveUp ? nil : Date().addingTimeInterval(delay)
         traces.record(entry.messageID, giveUp ? "reply.failed" : "reply.retry", ["channel": .string(entry.channel), "attempt": .number(Double(attempts)), "error": .string(error)])
         logger.warning(

@@ -10,6 +10,14 @@ extension ConfigSchema {
             .init(path: "store.sqlite", doc: "The embedded SQLite database (WAL mode)."),
             .init(path: "channels", doc: "Chat channels."),
             .init(path: "channels.webchat", doc: "The built-in web chat served at / over the control WebSocket."),
+            .init(
+                path: "channels.*",
+                doc: "One channel by name: a channel plugin registered under that name in tools.json, or a webhook channel (hook.secret or hook.token set). Who may talk to the assistant there."),
+            .init(
+                path: "channels.*.hook",
+                doc: "A generic inbound webhook at POST /hooks/<name> for other systems: HMAC-signed or token-authenticated, answered in the response or at a callback URL."),
+            .init(path: "limits", doc: "Rate limits on inbound messages and public HTTP routes; answered politely (a reply or a 429 with Retry-After), never dropped silently."),
+            .init(path: "media", doc: "Files that arrive with messages: downloaded into the workspace and handed to the model."),
             .init(path: "providers", doc: "Model providers, one entry per account or server. The entry name is used in model refs: providers.openai + model gpt-4o-mini is openai/gpt-4o-mini."),
             .init(path: "providers.*", doc: "One provider (name: lower-case letters, digits, _)."),
             .init(path: "agent", doc: "The assistant: which models answer, its persona, its tool loop and its context budget."),
@@ -100,6 +108,52 @@ extension ConfigSchema {
             ConfigKey(
                 "channels.webchat.history_limit", .int(1...1000), default: .int(50),
                 doc: "Messages returned by chat.history."),
+            ConfigKey(
+                "channels.*.dm_policy", .choice(ChannelAccess.DirectPolicy.allCases.map(\.rawValue)), default: .string("pairing"),
+                doc: "Direct messages: pairing (a stranger gets a code the owner approves with `swiftlet pairing approve`), allowlist (only allow_from and approved senders), open (everyone), disabled."),
+            ConfigKey(
+                "channels.*.allow_from", .stringList, default: .list([]),
+                doc: "Senders admitted without pairing, as the channel names them (a Telegram user id, a Slack user id, a phone number)."),
+            ConfigKey(
+                "channels.*.group_policy", .choice(ChannelAccess.GroupPolicy.allCases.map(\.rawValue)), default: .string("mention"),
+                doc: "Groups: mention (answer only when the bot is mentioned or replied to), open (every message), disabled."),
+            ConfigKey(
+                "channels.*.allow_groups", .stringList, default: .list([]),
+                doc: "Groups the bot answers in; empty for any group."),
+            ConfigKey(
+                "channels.*.hook.secret", .string, default: .string(""),
+                doc: "HMAC-SHA256 key: callers send X-Swiftlet-Timestamp (Unix seconds) and X-Swiftlet-Signature: sha256=hex(HMAC(secret, timestamp + \".\" + body)); 5 minutes of clock skew allowed.",
+                secret: true),
+            ConfigKey(
+                "channels.*.hook.token", .string, default: .string(""),
+                doc: "Bearer token callers send as Authorization: Bearer <token> (simpler than a signature; use HTTPS).", secret: true),
+            ConfigKey(
+                "channels.*.hook.callback_url", .string, default: .string(""),
+                doc: "Where replies are POSTed when the caller asks for them asynchronously (or a synchronous wait times out). Empty: replies only in the response."),
+            ConfigKey(
+                "channels.*.hook.reply_timeout", .duration, default: .duration(.seconds(60)),
+                doc: "How long a synchronous request waits for the reply before it is answered 202 (the reply then goes to the callback URL)."),
+            ConfigKey(
+                "limits.global_per_minute", .int(0...10_000_000), default: .int(1000),
+                doc: "Inbound messages per minute across every channel (the web chat excepted); 0 for no limit."),
+            ConfigKey(
+                "limits.channel_per_minute", .int(0...10_000_000), default: .int(600),
+                doc: "Inbound messages per minute on one channel; 0 for no limit."),
+            ConfigKey(
+                "limits.sender_per_minute", .int(0...10_000_000), default: .int(30),
+                doc: "Inbound messages per minute from one sender on one channel; 0 for no limit."),
+            ConfigKey(
+                "limits.ip_per_minute", .int(0...10_000_000), default: .int(100),
+                doc: "Requests per minute from one IP address to the public routes (/hooks, /channels/*/webhook); 0 for no limit."),
+            ConfigKey(
+                "limits.ip_exempt", .stringList, default: .list([]),
+                doc: "Addresses the per-IP limit does not apply to (a reverse proxy, a platform's webhook sender)."),
+            ConfigKey(
+                "media.max_size", .byteSize, default: .int(20 << 20),
+                doc: "Largest inbound file downloaded; a larger one is not fetched and the model is told so."),
+            ConfigKey(
+                "media.directory", .string, default: .string("media/inbound"),
+                doc: "Where inbound files are kept, relative to the workspace (one folder per channel)."),
             ConfigKey(
                 "providers.*.kind", .choice(["openai", "anthropic", "ollama"]), default: .string("openai"),
                 doc: "Wire format: openai (Chat Completions: OpenAI, vLLM, llama.cpp, LM Studio, DeepSeek, OpenRouter, Ollama /v1), anthropic (Messages), ollama (native /api/chat)."),

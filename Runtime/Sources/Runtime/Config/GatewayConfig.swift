@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 
 /// The typed, validated configuration the gateway runs on.
@@ -69,6 +70,27 @@ public struct GatewayConfig: Sendable {
         public var retryBase: Duration
     }
 
+    /// A generic webhook channel (`channels.<name>.hook`).
+    public struct Hook: Sendable, Equatable {
+        public var secret: String
+        public var token: String
+        public var callbackURL: String
+        public var replyTimeout: Duration
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var globalPerMinute: Int
+        public var channelPerMinute: Int
+        public var senderPerMinute: Int
+        public var ipPerMinute: Int
+        public var ipExempt: [String]
+    }
+
+    public struct Media: Sendable, Equatable {
+        public var maxSize: Int
+        public var directory: String
+    }
+
     public var gateway: Gateway
     public var providers: [ProviderSettings]
     public var agent: Agent
@@ -81,7 +103,16 @@ public struct GatewayConfig: Sendable {
     public var store: Store
     public var webchat: WebChat
     public var tools: ToolPolicy
+    /// Access policies of the channels configured under `channels.<name>`; others get ``ChannelAccess``'s defaults.
+    public var access: [String: ChannelAccess]
+    /// Webhook channels: those with `hook.secret` or `hook.token` set.
+    public var hooks: [String: Hook]
+    public var limits: Limits
+    public var media: Media
     public let resolved: ResolvedConfig
+
+    /// The access policy of `channel`.
+    public func access(_ channel: String) -> ChannelAccess { access[channel] ?? ChannelAccess() }
 
     public init(_ resolved: ResolvedConfig) {
         self.resolved = resolved
@@ -140,6 +171,24 @@ public struct GatewayConfig: Sendable {
             maxConcurrency: v.int("sessions.max_concurrency"))
         outbox = Outbox(maxAttempts: v.int("outbox.max_attempts"), retryBase: v.duration("outbox.retry_base"))
         openAIAPI = v.bool("api.openai.enabled")
+        var access: [String: ChannelAccess] = [:]
+        var hooks: [String: Hook] = [:]
+        for name in v.entryNames("channels") where name != "webchat" {
+            let key = { (field: String) in "channels.\(name).\(field)" }
+            access[name] = ChannelAccess(
+                direct: ChannelAccess.DirectPolicy(rawValue: v.string(key("dm_policy"))) ?? .pairing, allowFrom: v.list(key("allow_from")),
+                groups: ChannelAccess.GroupPolicy(rawValue: v.string(key("group_policy"))) ?? .mention, allowGroups: v.list(key("allow_groups")))
+            let hook = Hook(
+                secret: v.string(key("hook.secret")), token: v.string(key("hook.token")), callbackURL: v.string(key("hook.callback_url")),
+                replyTimeout: v.duration(key("hook.reply_timeout")))
+            if !hook.secret.isEmpty || !hook.token.isEmpty { hooks[name] = hook }
+        }
+        self.access = access
+        self.hooks = hooks
+        limits = Limits(
+            globalPerMinute: v.int("limits.global_per_minute"), channelPerMinute: v.int("limits.channel_per_minute"),
+            senderPerMinute: v.int("limits.sender_per_minute"), ipPerMinute: v.int("limits.ip_per_minute"), ipExempt: v.list("limits.ip_exempt"))
+        media = Media(maxSize: v.int("media.max_size"), directory: v.string("media.directory"))
         // Entries that do not parse are reported by crossKeyIssues, so a configuration in force has none.
         let principals = { (key: String) in v.list(key).compactMap(ToolPolicy.Principal.init) }
         tools = ToolPolicy(
@@ -157,7 +206,23 @@ public struct GatewayConfig: Sendable {
 
     /// Rules that span keys: every model ref names a configured provider; every tools principal parses.
     public static func crossKeyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
-        modelIssues(resolved) + toolPolicyIssues(resolved)
+        modelIssues(resolved) + toolPolicyIssues(resolved) + hookIssues(resolved)
+    }
+
+    /// A callback URL must be http(s); a hook with a callback URL needs a secret or token to be reachable at all.
+    static func hookIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
+        resolved.entryNames("channels").compactMap { name in
+            let key = "channels.\(name).hook.callback_url"
+            let url = resolved.string(key)
+            guard !url.isEmpty else { return nil }
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+                return ConfigIssue(source: resolved[key].source, keyPath: key, message: "'\(url)' is not an http or https URL")
+            }
+            if resolved.string("channels.\(name).hook.secret").isEmpty && resolved.string("channels.\(name).hook.token").isEmpty {
+                return ConfigIssue(source: resolved[key].source, keyPath: key, message: "the webhook channel \(name) needs hook.secret or hook.token")
+            }
+            return nil
+        }
     }
 
     static func toolPolicyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {

@@ -73,6 +73,7 @@ public final class Gateway: Sendable {
         } catch {
             await state.plugins.shutdown()
             await state.skills.shutdown()
+            await state.hooks.shutdown()
             await state.router.shutdown()
             try? await store.close()
             throw .tools("\(error)")
@@ -185,6 +186,7 @@ struct StoreService: Service {
             await state.router.shutdown()
             await state.plugins.shutdown()
             await state.skills.shutdown()
+            await state.hooks.shutdown()
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value

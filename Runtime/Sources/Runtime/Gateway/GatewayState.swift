@@ -27,6 +27,10 @@ public final class GatewayState: Sendable {
     public let webChat: WebChatHub
     public let agent: Agent
     public let pipeline: MessagePipeline
+    public let limiter: RateLimiter
+    public let gate: ChannelGate
+    public let channels: ChannelHost
+    public let hooks: HookChannels
 
     init(
         workspace: Workspace,
@@ -50,9 +54,22 @@ public final class GatewayState: Sendable {
         router = ModelRouter(maxConnections: max(64, config.sessions.maxConcurrency))
         router.apply(config)
         tools = ToolRegistry([CurrentTimeTool()])
+        traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
+        stats = GatewayStats()
+        webChat = WebChatHub()
+        agent = Agent(store: store, router: router, tools: tools, traces: traces, workspace: workspace, configuration: configuration)
+        pipeline = MessagePipeline(
+            store: store, agent: agent, traces: traces, stats: stats, logger: logSink.makeLogger(label: "swiftlet.pipeline"), configuration: configuration)
+        pipeline.register(webChat)
+        limiter = RateLimiter()
+        let channelLogger = logSink.makeLogger(label: "swiftlet.channels")
+        gate = ChannelGate(pipeline: pipeline, store: store, limiter: limiter, workspace: workspace.root, logger: channelLogger, configuration: configuration)
+        channels = ChannelHost(gate: gate, pipeline: pipeline, workspace: workspace.root, logger: channelLogger)
+        hooks = HookChannels(pipeline: pipeline, configuration: configuration)
+        hooks.registerConfigured()
         plugins = PluginCatalog(
             workspace: workspace, store: store, tools: tools, logger: logSink.makeLogger(label: "swiftlet.plugins"), variables: configLoader.environment,
-            redactor: logSink.redactor)
+            redactor: logSink.redactor, channels: channels)
         let (store, skillLogger) = (store, logSink.makeLogger(label: "swiftlet.skills"))
         skills = SkillCatalog(
             workspace: workspace, tools: tools, logger: skillLogger, variables: configLoader.environment,
@@ -63,13 +80,6 @@ public final class GatewayState: Sendable {
                     skillLogger.error("audit row not written", metadata: ["event": "\(type)", "error": "\(error)"])
                 }
             })
-        traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))
-        stats = GatewayStats()
-        webChat = WebChatHub()
-        agent = Agent(store: store, router: router, tools: tools, traces: traces, workspace: workspace, configuration: configuration)
-        pipeline = MessagePipeline(
-            store: store, agent: agent, traces: traces, stats: stats, logger: logSink.makeLogger(label: "swiftlet.pipeline"), configuration: configuration)
-        pipeline.register(webChat)
     }
 
     /// The configuration in force (the last one that validated).
@@ -116,6 +126,7 @@ public final class GatewayState: Sendable {
             liveConfig.replace(with: new)
             for secret in new.secretValues { logSink.redactor.register(secret) }
             router.apply(new)
+            hooks.registerConfigured()
             try? logSink.update(LogSink.settings(for: new, workspace: workspace))
             reloadCounter.add(1, ordering: .relaxed)
             result = .applied(changed: changed.filter { !$0.requiresRestart }.map(\.path), restartRequired: changed.filter(\.requiresRestart).map(\.path))

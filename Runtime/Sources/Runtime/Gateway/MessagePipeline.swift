@@ -65,6 +65,12 @@ public final class MessagePipeline: Sendable {
         }
     }
 
+    /// Stops routing replies and previews to `channel` (a stopped channel plugin); its replies wait in the outbox.
+    func unregister(channel: String) {
+        outbox.unregister(channel: channel)
+        streamers.withLock { $0[channel] = nil }
+    }
+
     /// Journals a message and queues its turn. Throws only when the store cannot take it, in which case
     /// the channel must not acknowledge the message.
     public func submit(_ inbound: InboundMessage) async throws -> Submission {
@@ -94,6 +100,16 @@ public final class MessagePipeline: Sendable {
             await lanes.enqueue(entry, work: runTurn)
         }
         return .accepted(messageID: id, sessionID: sessionID)
+    }
+
+    /// Sends a gateway notice that answers no turn (a pairing code, a rate-limit notice) through the outbox, so it
+    /// is durable and retried like a reply.
+    public func notify(channel: String, target: String, text: String) async throws {
+        let entry = OutboxEntry(
+            messageID: "notice-" + UUID().uuidString.lowercased(), sessionID: "", replyMessageID: "", channel: channel, target: target, body: text, kind: .message)
+        try await store.enqueueOutbox(entry)
+        traces.record(entry.messageID, "notice.queued", ["channel": .string(channel)])
+        await outbox.deliverNow(entry)
     }
 
     /// The session id for a key, from memory after the first message.

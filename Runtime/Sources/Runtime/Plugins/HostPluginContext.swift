@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import PluginAPI
@@ -41,6 +42,12 @@ struct HostPluginContext: PluginContext {
     func environment(_ name: String) throws -> String? {
         guard permissions.allowsEnvironment(name) else { throw PluginAccessDenied(permission: "env", subject: name) }
         return variables[name]
+    }
+
+    func hmacSHA256(key: Data, message: Data) -> Data { Self.hmacSHA256(key: key, message: message) }
+
+    static func hmacSHA256(key: Data, message: Data) -> Data {
+        Data(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
     /// The failure of a whitelisted secret that has no value, in- or out-of-process.

@@ -76,6 +76,7 @@ public final class PluginCatalog: Sendable {
     }
 
     private let workspace: Workspace
+    private let channels: ChannelHost?
     private let store: any GatewayStore
     private let tools: ToolRegistry
     private let logger: Logger
@@ -97,10 +98,13 @@ public final class PluginCatalog: Sendable {
     ///   - variables: the environment plugins' `env` and `secrets` permissions draw from; the workspace `.env`
     ///     adds what it does not set (the same precedence as the configuration).
     ///   - redactor: receives every plugin secret value (`SWIFTLET_SECRET_*`), so no log line shows one.
+    ///   - channels: where channel plugins run; without it, channel plugins are refused.
     public init(
         workspace: Workspace, store: any GatewayStore, tools: ToolRegistry, logger: Logger, searchDirectories: [URL]? = nil,
-        variables: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor? = nil, hostExecutable: URL? = nil
+        variables: [String: String] = ProcessInfo.processInfo.environment, redactor: SecretRedactor? = nil, hostExecutable: URL? = nil,
+        channels: ChannelHost? = nil
     ) {
+        self.channels = channels
         self.workspace = workspace
         self.store = store
         self.tools = tools
@@ -200,6 +204,7 @@ public final class PluginCatalog: Sendable {
                     return old
                 }
                 if let functions = removed?.functions { tools.replace(functions, with: []) }
+                if removed?.loaded?.plugin is any ChannelPlugin { await channels?.detach(target) }
                 if let old = removed?.calls { retired = (old, removed?.entry.permissions.timeoutSeconds ?? 30, removed?.loaded?.process) }
                 report = ReloadReport(name: target, outcome: .removed, generation: 0, milliseconds: 0)
             }
@@ -223,6 +228,7 @@ public final class PluginCatalog: Sendable {
 
     /// Stops every isolated plugin's process, then the plugins' HTTP client.
     public func shutdown() async {
+        await channels?.stopAll()
         let processes = records.withLock { $0.values.compactMap { $0.loaded?.process } }
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await process.stop() } }
@@ -290,12 +296,13 @@ public final class PluginCatalog: Sendable {
         guard let file = PluginLoader.locate(entry.file, searchDirectories: searchDirectories) else {
             throw PluginLoadError("\(entry.file) not found (looked in \(searchDirectories.map(\.path).joined(separator: ", ")))")
         }
+        let http = PluginHTTP(client: httpClient, permissions: entry.permissions)
         let context = HostPluginContext(
             pluginName: entry.name, configuration: entry.configuration,
             files: PluginFileAccess(workspace: workspace.root, permissions: entry.permissions),
-            http: PluginHTTP(client: httpClient, permissions: entry.permissions), store: PluginStoreSlice(plugin: entry.name, store: store),
-            inbound: RefusingInboundSink(plugin: entry.name), permissions: entry.permissions, variables: variables,
-            logger: logger)
+            http: http, store: PluginStoreSlice(plugin: entry.name, store: store),
+            inbound: channels?.sink(for: entry.name, http: http) ?? RefusingInboundSink(plugin: entry.name), permissions: entry.permissions,
+            variables: variables, logger: logger)
         let generation: LoadedGeneration
         switch entry.isolation {
         case .inProcess:
@@ -315,6 +322,16 @@ public final class PluginCatalog: Sendable {
                 generation: number, plugin: IsolatedToolPlugin(metadata: handshake.metadata, functions: handshake.functions, process: process),
                 metadata: handshake.metadata, path: copy, sha256: digest, process: process)
         }
+        if let channel = generation.plugin as? any ChannelPlugin {
+            guard let channels else { throw PluginLoadError("channel plugins run only inside the gateway") }
+            do {
+                // Replaces the generation running under this name (stopped first).
+                try await channels.attach(entry.name, plugin: channel, context: context)
+            } catch {
+                throw PluginLoadError("the channel did not start: \(error); it stays stopped until a reload succeeds")
+            }
+            return Prepared(generation: generation, tools: [], calls: GenerationCalls())
+        }
         do {
             let (tools, calls) = try registryTools(of: generation, entry: entry, context: context, currentFunctions: currentFunctions, counters: counters)
             return Prepared(generation: generation, tools: tools, calls: calls)
@@ -329,7 +346,7 @@ public final class PluginCatalog: Sendable {
         of generation: LoadedGeneration, entry: ToolsFile.PluginEntry, context: HostPluginContext, currentFunctions: [String], counters: PluginCallCounters
     ) throws(PluginLoadError) -> ([PluginTool], GenerationCalls) {
         guard let toolPlugin = generation.plugin as? any ToolPlugin else {
-            throw PluginLoadError("channel plugins are loaded by the channel system (issue 6); only tool plugins are served for now")
+            throw PluginLoadError("the plugin is neither a tool plugin nor a channel plugin")
         }
         let calls = GenerationCalls()
         var pluginTools: [PluginTool] = []

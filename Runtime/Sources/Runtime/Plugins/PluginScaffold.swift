@@ -199,6 +199,7 @@ public enum PluginScaffold {
             func log(_ level: PluginLogLevel, _ message: String, metadata: [String: String]) {}
             func secret(_ name: String) throws -> String { throw PluginAccessDenied(permission: "secrets", subject: name) }
             func environment(_ name: String) throws -> String? { throw PluginAccessDenied(permission: "env", subject: name) }
+            func hmacSHA256(key: Data, message: Data) -> Data { Data() }
         }
 
         @Test func countsWords() async throws {

@@ -11,6 +11,7 @@ enum GatewayRouter {
         addAdminRoutes(to: router, state: state)
         addOpenAIRoutes(to: router, state: state)
         addWebChatRoutes(to: router, state: state)
+        addChannelRoutes(to: router, state: state)
         ControlSocket.addRoute(to: router, state: state)
         return router
     }

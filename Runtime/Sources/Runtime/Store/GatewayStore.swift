@@ -157,6 +157,8 @@ public protocol GatewayStore: Sendable {
     /// journal entry marked `status`. Nothing of it is visible unless all of it is.
     func finishTurn(journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]) async throws
 
+    /// Queues a message that answers no turn (a pairing code, a rate-limit notice), durably.
+    func enqueueOutbox(_ entry: OutboxEntry) async throws
     /// Outbox entries due for delivery at `now`, oldest first.
     func dueOutbox(now: Date, limit: Int) async throws -> [OutboxEntry]
     func outboxEntry(id: String) async throws -> OutboxEntry?

@@ -172,17 +172,7 @@ public final class SQLiteStore: GatewayStore {
             if let last = transcript.last {
                 try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [last.createdAt.storedTimestamp, last.sessionID])
             }
-            if let outbox {
-                try db.cachedStatement(
-                    sql: """
-                        INSERT OR IGNORE INTO outbox (id, message_id, session_id, reply_message_id, channel, target, body, kind, status, attempts, meta, next_attempt_at, created_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
-                        """
-                ).execute(arguments: [
-                    outbox.id, outbox.messageID, outbox.sessionID, outbox.replyMessageID, outbox.channel, outbox.target, outbox.body, outbox.kind.rawValue,
-                    outbox.status.rawValue, outbox.meta, outbox.nextAttemptAt.storedTimestamp, outbox.createdAt.storedTimestamp,
-                ])
-            }
+            if let outbox { try Self.insert(outbox, db) }
             let usageInsert = try db.cachedStatement(
                 sql: "INSERT INTO model_usage (message_id, session_id, provider, model, input_tokens, output_tokens, latency_ms, ok, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
             for record in usage {
@@ -193,6 +183,22 @@ public final class SQLiteStore: GatewayStore {
             try db.cachedStatement(sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1 WHERE id = ?")
                 .execute(arguments: [status.rawValue, error, Date().storedTimestamp, journalID])
         }
+    }
+
+    public func enqueueOutbox(_ entry: OutboxEntry) async throws {
+        try await batcher.write { db in try Self.insert(entry, db) }
+    }
+
+    private static func insert(_ outbox: OutboxEntry, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO outbox (id, message_id, session_id, reply_message_id, channel, target, body, kind, status, attempts, meta, next_attempt_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            outbox.id, outbox.messageID, outbox.sessionID, outbox.replyMessageID, outbox.channel, outbox.target, outbox.body, outbox.kind.rawValue,
+            outbox.status.rawValue, outbox.meta, outbox.nextAttemptAt.storedTimestamp, outbox.createdAt.storedTimestamp,
+        ])
     }
 
     public func dueOutbox(now: Date, limit: Int) async throws -> [OutboxEntry] {

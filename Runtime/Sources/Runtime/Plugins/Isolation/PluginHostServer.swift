@@ -229,6 +229,8 @@ struct SandboxedPluginContext: PluginContext {
         return entry
     }
 
+    func hmacSHA256(key: Data, message: Data) -> Data { HostPluginContext.hmacSHA256(key: key, message: message) }
+
     private struct RemoteHTTP: PluginHTTPClient {
         let server: PluginHostServer
 

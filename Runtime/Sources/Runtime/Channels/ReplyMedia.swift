@@ -1,0 +1,74 @@
+public import Foundation
+public import PluginAPI
+
+/// Files a reply sends: each line `MEDIA: <path>` of the model's answer names a file of the workspace to attach.
+/// Pure apart from reading the file's attributes; a path outside the workspace, missing or too large stays out
+/// and the reply says so.
+public enum ReplyMedia {
+    public struct Extracted: Sendable, Equatable {
+        public var text: String
+        public var attachments: [OutboundAttachment]
+        public var problems: [String]
+    }
+
+    /// Largest file sent with a reply.
+    public static let maxSize = 50 << 20
+
+    public static func extract(_ text: String, workspace: URL) -> Extracted {
+        var kept: [Substring] = []
+        var attachments: [OutboundAttachment] = []
+        var problems: [String] = []
+        let root = workspace.resolvingSymlinksInPath().standardizedFileURL.path
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("MEDIA:") else {
+                kept.append(line)
+                continue
+            }
+            let given = trimmed.dropFirst("MEDIA:".count).trimmingCharacters(in: .whitespaces)
+            let url = (given.hasPrefix("/") ? URL(fileURLWithPath: given) : workspace.appendingPathComponent(given)).resolvingSymlinksInPath().standardizedFileURL
+            guard PermissionSet.path(url.path, isInside: [root]) else {
+                problems.append("(\(given) was not sent: only files inside the workspace can be sent)")
+                continue
+            }
+            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+            guard let attributes, attributes[.type] as? FileAttributeType == .typeRegular, let size = attributes[.size] as? Int else {
+                problems.append("(\(given) was not sent: no such file)")
+                continue
+            }
+            guard size <= maxSize else {
+                problems.append("(\(given) was not sent: larger than 50 MB)")
+                continue
+            }
+            let type = mimeType(of: url.lastPathComponent)
+            attachments.append(OutboundAttachment(kind: kind(of: type), path: url.path, fileName: url.lastPathComponent, mimeType: type))
+        }
+        var body = kept.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        if !problems.isEmpty { body += (body.isEmpty ? "" : "\n") + problems.joined(separator: "\n") }
+        return Extracted(text: body, attachments: attachments, problems: problems)
+    }
+
+    static func mimeType(of name: String) -> String {
+        switch (name as NSString).pathExtension.lowercased() {
+        case "jpg", "jpeg": "image/jpeg"
+        case "png": "image/png"
+        case "gif": "image/gif"
+        case "webp": "image/webp"
+        case "mp3": "audio/mpeg"
+        case "ogg", "oga": "audio/ogg"
+        case "mp4": "video/mp4"
+        case "pdf": "application/pdf"
+        case "txt", "md": "text/plain"
+        case "csv": "text/csv"
+        case "json": "application/json"
+        default: "application/octet-stream"
+        }
+    }
+
+    static func kind(of mimeType: String) -> InboundAttachment.Kind {
+        if mimeType.hasPrefix("image/") && mimeType != "image/gif" { return .image }
+        if mimeType.hasPrefix("audio/") { return .audio }
+        if mimeType.hasPrefix("video/") { return .video }
+        return .document
+    }
+}
