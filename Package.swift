@@ -24,6 +24,7 @@ let plugins = [
     plugin("FileSearch", target: "FileSearchPlugin", path: "Plugins/FileSearch"),
     plugin("FileSystem", target: "FileSystemPlugin", path: "Plugins/FileSystem"),
     plugin("HTTPFetch", target: "HTTPFetchPlugin", path: "Plugins/HTTPFetch"),
+    plugin("Telegram", target: "TelegramPlugin", path: "Plugins/Telegram"),
     // Test fixtures: loaded by RuntimeTests from the build folder.
     plugin("FixtureToolPlugin", target: "FixtureToolPlugin", path: "Tests/Fixtures/FixtureToolPlugin"),
     plugin("FixtureABIMismatchPlugin", target: "FixtureABIMismatchPlugin", path: "Tests/Fixtures/FixtureABIMismatchPlugin"),

@@ -36,10 +36,15 @@ extension PluginContext {
     /// constant time.
     public func verifyHMACSHA256(hex signature: String, key: Data, message: Data) -> Bool {
         let expected = hmacSHA256(key: key, message: message).map { String(format: "%02x", $0) }.joined()
-        let given = signature.lowercased()
-        guard given.utf8.count == expected.utf8.count else { return false }
+        return constantTimeEqual(signature.lowercased(), expected)
+    }
+
+    /// Whether two secrets (tokens, signatures) are equal, in time that does not depend on where they differ.
+    public func constantTimeEqual(_ given: String, _ expected: String) -> Bool {
+        let (a, b) = (Array(given.utf8), Array(expected.utf8))
+        guard a.count == b.count else { return false }
         var difference: UInt8 = 0
-        for (a, b) in zip(given.utf8, expected.utf8) { difference |= a ^ b }
+        for index in a.indices { difference |= a[index] ^ b[index] }
         return difference == 0
     }
 }

@@ -254,7 +254,7 @@ public enum PluginScaffold {
 
         After each rebuild, copy the `.so` again and run `swiftlet plugins reload \(name)`: the new build replaces
         the old one without dropping a call, and a build that does not load is refused while the old one serves.
-        \(kind == .channel ? "\nChannel plugins are loaded by the gateway's channel system, which arrives in a later release; until then `plugins list` reports this plugin as failed.\n" : "")
+        \(kind == .channel ? "\nThe gateway starts channel plugins at load and stops them at reload and shutdown; webhooks reach `webhook(_:context:)` at /channels/<name>/webhook.\n" : "")
         """
     }
 }

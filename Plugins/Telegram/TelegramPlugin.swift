@@ -1,0 +1,329 @@
+import Foundation
+public import PluginAPI
+import Synchronization
+
+/// The Telegram Bot API as a channel: long polling by default, or a webhook with a secret token; text, replies,
+/// groups with mention gating, photos and documents both ways, MarkdownV2 with a plain-text fallback, edit-in-place
+/// previews, chunks of 4096 characters, and 429s handed back to the outbox with their `retry_after`.
+///
+/// tools.json entry: `config` {"base_url", "mode": "polling" | "webhook", "webhook_url", "poll_timeout"}, secrets
+/// `telegram_bot_token` (and `telegram_webhook_secret` in webhook mode), network `api.telegram.org:443`.
+public final class TelegramPlugin: ChannelPlugin {
+    public let metadata = PluginMetadata(name: "telegram", version: "1.0.0", kind: .channel)
+    public let capabilities = ChannelCapabilities(textLimit: 4096, markup: .markdownV2, editInPlace: true, media: true, threads: true, groups: true)
+
+    struct Settings: Decodable {
+        var baseURL = "https://api.telegram.org"
+        var mode = "polling"
+        var webhookURL = ""
+        var pollTimeout = 25
+
+        enum CodingKeys: String, CodingKey {
+            case baseURL = "base_url"
+            case mode
+            case webhookURL = "webhook_url"
+            case pollTimeout = "poll_timeout"
+        }
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            baseURL = try container.decodeIfPresent(String.self, forKey: .baseURL) ?? baseURL
+            mode = try container.decodeIfPresent(String.self, forKey: .mode) ?? mode
+            webhookURL = try container.decodeIfPresent(String.self, forKey: .webhookURL) ?? webhookURL
+            pollTimeout = try container.decodeIfPresent(Int.self, forKey: .pollTimeout) ?? pollTimeout
+        }
+    }
+
+    struct Bot {
+        var id: Int64
+        var username: String
+    }
+
+    private struct State {
+        var bot: Bot?
+        var settings = Settings()
+        var poller: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    // MARK: Receiving
+
+    public func start(context: any PluginContext) async throws {
+        let settings: Settings
+        do {
+            settings = try JSONDecoder().decode(Settings.self, from: Data(context.configuration.utf8))
+        } catch {
+            throw ChannelSendFailure("the telegram entry's config is invalid: \(error)", retryable: false)
+        }
+        guard ["polling", "webhook"].contains(settings.mode) else { throw ChannelSendFailure("config.mode must be polling or webhook", retryable: false) }
+        let api = TelegramAPI(baseURL: settings.baseURL, token: try context.secret("telegram_bot_token"), http: context.http)
+        let me = try await api.call("getMe", [:]) as? [String: Any] ?? [:]
+        guard let id = (me["id"] as? NSNumber)?.int64Value else { throw ChannelSendFailure("getMe did not say who the bot is", retryable: false) }
+        let bot = Bot(id: id, username: me["username"] as? String ?? "")
+        state.withLock {
+            $0.bot = bot
+            $0.settings = settings
+        }
+        if settings.mode == "webhook" {
+            guard !settings.webhookURL.isEmpty else { throw ChannelSendFailure("webhook mode needs config.webhook_url", retryable: false) }
+            _ = try await api.call(
+                "setWebhook",
+                ["url": settings.webhookURL, "secret_token": try context.secret("telegram_webhook_secret"), "allowed_updates": ["message"]])
+            context.log(.info, "telegram webhook set", metadata: ["bot": bot.username])
+            return
+        }
+        // getUpdates is refused (409) while a webhook is set.
+        _ = try await api.call("deleteWebhook", ["drop_pending_updates": false])
+        let poller = Task { await self.poll(api: api, bot: bot, settings: settings, context: context) }
+        state.withLock { $0.poller = poller }
+        context.log(.info, "telegram polling started", metadata: ["bot": bot.username])
+    }
+
+    public func stop() async {
+        let poller = state.withLock { state in
+            defer { state.poller = nil }
+            return state.poller
+        }
+        poller?.cancel()
+        await poller?.value
+    }
+
+    /// Long polling: an update's offset is committed only after the gateway journaled it, so a crash or a refusal
+    /// means Telegram delivers it again (and the journal recognises a duplicate).
+    private func poll(api: TelegramAPI, bot: Bot, settings: Settings, context: any PluginContext) async {
+        var offset = Int((try? await context.store.get("offset")) ?? nil ?? "0") ?? 0
+        var backoff = 1.0
+        while !Task.isCancelled {
+            do {
+                let result = try await api.call(
+                    "getUpdates", ["offset": offset, "timeout": settings.pollTimeout, "allowed_updates": ["message"]],
+                    timeout: Double(settings.pollTimeout) + 10)
+                backoff = 1
+                for object in result as? [[String: Any]] ?? [] {
+                    guard let update = TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username) else { continue }
+                    if let message = update.message, let inbound = await inbound(message, api: api) {
+                        try await context.inbound.receive(inbound)
+                    }
+                    offset = update.updateID + 1
+                    try await context.store.set("offset", String(offset))
+                }
+            } catch {
+                if Task.isCancelled { return }
+                context.log(.warning, "telegram polling failed; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(Int(backoff))"])
+                try? await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 30)
+            }
+        }
+    }
+
+    public func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
+        guard request.method == "POST" else { return ChannelWebhookResponse(status: 405, body: Data(#"{"error":"POST only"}"#.utf8)) }
+        guard let secret = try? context.secret("telegram_webhook_secret"), let given = request.header("X-Telegram-Bot-Api-Secret-Token"),
+            context.constantTimeEqual(given, secret)
+        else {
+            return ChannelWebhookResponse(status: 401, body: Data(#"{"error":"missing or wrong X-Telegram-Bot-Api-Secret-Token"}"#.utf8))
+        }
+        let (bot, settings) = state.withLock { ($0.bot, $0.settings) }
+        guard let bot, let token = try? context.secret("telegram_bot_token") else {
+            return ChannelWebhookResponse(status: 503, body: Data(#"{"error":"the channel is not started"}"#.utf8))
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any],
+            let update = TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
+        else {
+            return ChannelWebhookResponse(status: 400, body: Data(#"{"error":"not a Telegram update"}"#.utf8))
+        }
+        if let message = update.message, let inbound = await inbound(message, api: TelegramAPI(baseURL: settings.baseURL, token: token, http: context.http)) {
+            do {
+                try await context.inbound.receive(inbound)
+            } catch {
+                // Telegram delivers the update again after a failed answer.
+                return ChannelWebhookResponse(status: 500, body: Data(#"{"error":"not stored; send it again"}"#.utf8))
+            }
+        }
+        return ChannelWebhookResponse()
+    }
+
+    /// The gateway's view of a message; nil for what is not answered (bots, service messages without text or files).
+    private func inbound(_ message: TelegramUpdate.Message, api: TelegramAPI) async -> InboundMessage? {
+        guard !message.senderIsBot, !message.text.isEmpty || !message.files.isEmpty else { return nil }
+        let isGroup = message.chatType != "private"
+        var attachments: [InboundAttachment] = []
+        for file in message.files {
+            var url = ""
+            var size = file.size
+            if let info = try? await api.call("getFile", ["file_id": file.fileID]) as? [String: Any], let path = info["file_path"] as? String {
+                url = api.fileURL(path)
+                size = (info["file_size"] as? NSNumber)?.intValue ?? size
+            }
+            attachments.append(InboundAttachment(kind: file.kind, fileName: file.fileName, mimeType: file.mimeType, declaredSize: size, url: url))
+        }
+        return InboundMessage(
+            externalID: "\(message.chatID):\(message.messageID)", peer: String(message.chatID), isGroup: isGroup, sender: String(message.senderID),
+            thread: message.threadID.map(String.init), text: message.text, mentioned: message.mentionsBot || message.repliesToBot,
+            replyTarget: TelegramTarget(chatID: message.chatID, replyTo: isGroup ? message.messageID : nil, threadID: message.threadID).encoded,
+            attachments: attachments)
+    }
+
+    // MARK: Sending
+
+    public func send(_ message: OutboundMessage, context: any PluginContext) async throws -> DeliveryReceipt {
+        guard let target = TelegramTarget(message.target) else { throw ChannelSendFailure("'\(message.target)' is not a Telegram target", retryable: false) }
+        let api = try api(context)
+        // Parts already delivered by an earlier attempt of this reply are not sent again.
+        let progressKey = "out:" + message.idempotencyKey
+        let done = Int((try await context.store.get(progressKey)) ?? "0") ?? 0
+        let parts = message.text.isEmpty ? [] : ChannelText.chunks(message.text, limit: 4096) { ChannelText.markdownV2Reserved.contains($0) ? 2 : $0.utf16.count }
+        var receipt = DeliveryReceipt(externalID: message.previewID)
+        for (index, part) in parts.enumerated() where index >= done {
+            if index == 0, let preview = message.previewID, let id = Int(preview) {
+                try await edit(api, target: target, messageID: id, text: part, markup: true)
+            } else {
+                receipt = DeliveryReceipt(externalID: try await sendText(api, target: target, text: part, quote: index == 0))
+            }
+            try await context.store.set(progressKey, String(index + 1))
+        }
+        for (offset, attachment) in message.attachments.enumerated() where parts.count + offset >= done {
+            let data = try context.files.read(attachment.path)
+            let photo = attachment.kind == .image && data.count <= 10 << 20
+            var fields: [(String, String)] = [("chat_id", String(target.chatID))]
+            if let thread = target.threadID { fields.append(("message_thread_id", String(thread))) }
+            do {
+                _ = try await api.upload(photo ? "sendPhoto" : "sendDocument", fields: fields, file: (photo ? "photo" : "document", attachment.fileName, attachment.mimeType, data))
+            } catch let error as TelegramAPI.Failure {
+                throw error.sendFailure
+            }
+            try await context.store.set(progressKey, String(parts.count + offset + 1))
+        }
+        return receipt
+    }
+
+    public func preview(_ text: String, target: String, previous: DeliveryReceipt?, context: any PluginContext) async throws -> DeliveryReceipt {
+        guard let target = TelegramTarget(target) else { throw ChannelSendFailure("not a Telegram target", retryable: false) }
+        let api = try api(context)
+        // A preview is plain text: half-written Markdown would not parse.
+        let shown = String(String.UnicodeScalarView(text.unicodeScalars.prefix(4000))) + " …"
+        if let previous, let id = previous.externalID.flatMap(Int.init) {
+            try await edit(api, target: target, messageID: id, text: shown, markup: false)
+            return previous
+        }
+        let sent = try await api.call("sendMessage", messageParameters(target, text: shown, quote: true))
+        return DeliveryReceipt(externalID: ((sent as? [String: Any])?["message_id"] as? NSNumber).map { "\($0.intValue)" })
+    }
+
+    private func api(_ context: any PluginContext) throws -> TelegramAPI {
+        TelegramAPI(baseURL: state.withLock { $0.settings.baseURL }, token: try context.secret("telegram_bot_token"), http: context.http)
+    }
+
+    private func messageParameters(_ target: TelegramTarget, text: String, quote: Bool) -> [String: Any] {
+        var parameters: [String: Any] = ["chat_id": target.chatID, "text": text]
+        if let thread = target.threadID { parameters["message_thread_id"] = thread }
+        if quote, let reply = target.replyTo { parameters["reply_parameters"] = ["message_id": reply, "allow_sending_without_reply": true] }
+        return parameters
+    }
+
+    /// Sends one part as MarkdownV2, or as plain text when Telegram rejects the markup; returns the message id.
+    private func sendText(_ api: TelegramAPI, target: TelegramTarget, text: String, quote: Bool) async throws -> String? {
+        var parameters = messageParameters(target, text: ChannelText.markdownV2(text), quote: quote)
+        parameters["parse_mode"] = "MarkdownV2"
+        let result: Any
+        do {
+            result = try await api.call("sendMessage", parameters)
+        } catch let failure as TelegramAPI.Failure where failure.isMarkupRejection {
+            do {
+                result = try await api.call("sendMessage", messageParameters(target, text: text, quote: quote))
+            } catch let failure as TelegramAPI.Failure {
+                throw failure.sendFailure
+            }
+        } catch let failure as TelegramAPI.Failure {
+            throw failure.sendFailure
+        }
+        return ((result as? [String: Any])?["message_id"] as? NSNumber).map { "\($0.intValue)" }
+    }
+
+    private func edit(_ api: TelegramAPI, target: TelegramTarget, messageID: Int, text: String, markup: Bool) async throws {
+        var parameters: [String: Any] = ["chat_id": target.chatID, "message_id": messageID, "text": markup ? ChannelText.markdownV2(text) : text]
+        if markup { parameters["parse_mode"] = "MarkdownV2" }
+        do {
+            _ = try await api.call("editMessageText", parameters)
+        } catch let failure as TelegramAPI.Failure {
+            if failure.description.contains("message is not modified") { return }
+            if markup && failure.isMarkupRejection { return try await edit(api, target: target, messageID: messageID, text: text, markup: false) }
+            if failure.description.contains("message to edit not found") {
+                _ = try await sendText(api, target: target, text: text, quote: true)
+                return
+            }
+            throw failure.sendFailure
+        }
+    }
+}
+
+/// Bot API calls: `POST <base>/bot<token>/<method>` with JSON, answers `{"ok": true, "result": ...}` or
+/// `{"ok": false, "error_code": N, "description": "...", "parameters": {"retry_after": S}}`.
+struct TelegramAPI {
+    let baseURL: String
+    let token: String
+    let http: any PluginHTTPClient
+
+    struct Failure: Error, CustomStringConvertible {
+        var code: Int
+        var description: String
+        var retryAfter: Double?
+
+        var isMarkupRejection: Bool { code == 400 && (description.contains("can't parse entities") || description.contains("can't find end")) }
+
+        /// What the outbox does with it: wait as told on 429, never retry what cannot change (blocked bot, no chat).
+        var sendFailure: ChannelSendFailure {
+            if code == 429 { return ChannelSendFailure("telegram: \(description)", retryable: true, retryAfterSeconds: retryAfter ?? 5) }
+            if code == 403 || (code == 400 && !description.contains("Too Many")) {
+                return ChannelSendFailure("telegram: \(description)", retryable: false)
+            }
+            return ChannelSendFailure("telegram: \(description)", retryable: true)
+        }
+    }
+
+    func fileURL(_ path: String) -> String { "\(baseURL)/file/bot\(token)/\(path)" }
+
+    func call(_ method: String, _ parameters: [String: Any], timeout: Double = 30) async throws -> Any {
+        let body = try JSONSerialization.data(withJSONObject: parameters)
+        let response = try await http.send(
+            PluginHTTPRequest(method: "POST", url: "\(baseURL)/bot\(token)/\(method)", headers: [("Content-Type", "application/json")], body: body, timeoutSeconds: timeout))
+        return try Self.result(response, method: method)
+    }
+
+    func upload(_ method: String, fields: [(String, String)], file: (field: String, name: String, type: String, data: Data)) async throws -> Any {
+        let boundary = "swiftlet-" + UUID().uuidString
+        var body = Data()
+        for (name, value) in fields {
+            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+        }
+        let safeName = file.name.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
+        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(safeName)\"\r\nContent-Type: \(file.type)\r\n\r\n".utf8))
+        body.append(file.data)
+        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        let response = try await http.send(
+            PluginHTTPRequest(
+                method: "POST", url: "\(baseURL)/bot\(token)/\(method)", headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: body,
+                timeoutSeconds: 120))
+        return try Self.result(response, method: method)
+    }
+
+    static func result(_ response: PluginHTTPResponse, method: String) throws -> Any {
+        let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
+        if let object, object["ok"] as? Bool == true { return object["result"] ?? NSNull() }
+        let code = (object?["error_code"] as? NSNumber)?.intValue ?? response.status
+        let description = object?["description"] as? String ?? "HTTP \(response.status) from \(method)"
+        let retryAfter = ((object?["parameters"] as? [String: Any])?["retry_after"] as? NSNumber)?.doubleValue ?? response.header("Retry-After").flatMap(Double.init)
+        throw Failure(code: code, description: description, retryAfter: retryAfter)
+    }
+}
+
+@c(swiftlet_plugin_abi_version)
+public func abiVersion() -> Int32 { PluginABI.version }
+
+@c(swiftlet_plugin_create)
+public func createPlugin() -> UnsafeMutableRawPointer { PluginExport.retained(TelegramPlugin()) }
