@@ -2,6 +2,7 @@ import Crypto
 import FakeProviders
 import Foundation
 import Logging
+import PluginAPI
 import Testing
 
 @testable import Runtime
@@ -100,7 +101,7 @@ struct PluginLoaderTests {
         #expect(fixture.status("fixture_tools")?.state == .loaded)
         #expect(fixture.status("fixture_tools")?.sha256 == digest)
         let mismatch = try #require(fixture.status("mismatch"))
-        #expect(mismatch.state == .failed && mismatch.error?.hasPrefix("ABI version mismatch: the plugin was built for ABI 102") == true)
+        #expect(mismatch.state == .failed && mismatch.error?.hasPrefix("ABI version mismatch: the plugin was built for ABI \(PluginABI.version + 100)") == true)
         #expect(fixture.status("tampered")?.error?.hasPrefix("checksum mismatch: tools.json expects sha256 0000") == true)
         #expect(fixture.status("misnamed")?.error == "the plugin calls itself 'fixture_tools' but tools.json registers it as 'misnamed'")
         #expect(fixture.status("missing")?.error?.hasPrefix("libNothingHere.so not found") == true)

@@ -54,7 +54,12 @@ public struct ResolvedConfig: Sendable {
         let prefix = collection + "."
         var names = Set<String>()
         for path in values.keys where path.hasPrefix(prefix) {
-            if let name = path.dropFirst(prefix.count).split(separator: ".").first { names.insert(String(name)) }
+            // A fixed section beside the entries (`channels.webchat` beside `channels.<name>`) is not an entry.
+            if let name = path.dropFirst(prefix.count).split(separator: ".").first,
+                !schema.isFixedSection(prefix + name)
+            {
+                names.insert(String(name))
+            }
         }
         return names.sorted()
     }

@@ -167,6 +167,9 @@ public struct ConfigSchema: Sendable {
         sectionPaths.contains(path) || patternPath(for: path).map(sectionPaths.contains) == true
     }
 
+    /// True for a section the schema names explicitly (`channels.webchat`), as opposed to an entry of a collection.
+    public func isFixedSection(_ path: String) -> Bool { sectionPaths.contains(path) }
+
     /// The collection `path` is an entry of (`providers.openai` → `providers`), or nil.
     public func collection(ofEntry path: String) -> String? {
         guard let pattern = patternPath(for: path), pattern.hasSuffix(".*") else { return nil }
