@@ -24,6 +24,8 @@ let plugins = [
     plugin("FileSearch", target: "FileSearchPlugin", path: "Plugins/FileSearch"),
     plugin("FileSystem", target: "FileSystemPlugin", path: "Plugins/FileSystem"),
     plugin("HTTPFetch", target: "HTTPFetchPlugin", path: "Plugins/HTTPFetch"),
+    plugin("Slack", target: "SlackPlugin", path: "Plugins/Slack"),
+    plugin("WhatsApp", target: "WhatsAppPlugin", path: "Plugins/WhatsApp"),
     plugin("Telegram", target: "TelegramPlugin", path: "Plugins/Telegram"),
     // Test fixtures: loaded by RuntimeTests from the build folder.
     plugin("FixtureToolPlugin", target: "FixtureToolPlugin", path: "Tests/Fixtures/FixtureToolPlugin"),
@@ -110,6 +112,7 @@ let package = Package(
         .target(
             name: "FakePlatforms",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

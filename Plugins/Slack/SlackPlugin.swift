@@ -1,0 +1,244 @@
+import Foundation
+import PluginAPI
+
+/// `slack`: a Slack app over the Events API (HTTP webhooks) and the Web API.
+///
+/// Slack POSTs events to `/channels/slack/webhook` (the app's Request URL), signed with the app's signing secret;
+/// replies go out with `chat.postMessage`, streamed previews are edited in place with `chat.update`, files with the
+/// external upload flow. Socket Mode is not offered: it needs a WebSocket client, which the plugin API does not
+/// provide.
+///
+/// The tools.json entry:
+///
+/// ```json
+/// {"name": "slack", "file": "libSlack.so",
+///  "config": {"base_url": "https://slack.com/api"},
+///  "permissions": {"network": ["slack.com:443", "files.slack.com:443"], "secrets": ["slack_bot_token", "slack_signing_secret"],
+///                  "files": {"read": ["media"]}}}
+/// ```
+///
+/// `files.slack.com` serves the files users send and takes uploads; `files.read` must cover the folders whose files
+/// replies attach (`MEDIA:` lines), because an in-process plugin reads files only through the context.
+struct SlackPlugin: ChannelPlugin {
+    let metadata = PluginMetadata(name: "slack", version: "1.0.0", kind: .channel)
+    let capabilities = ChannelCapabilities(textLimit: Self.textLimit, markup: .mrkdwn, editInPlace: true, media: true, threads: true, groups: true)
+
+    /// Slack advises at most 4,000 characters per message (it truncates at 40,000).
+    static let textLimit = 4000
+
+    /// The bot's user id, learned at start (or from an event's authorizations before that).
+    private let identity = SlackIdentity()
+
+    func start(context: any PluginContext) async throws {
+        let settings = try SlackSettings.parse(context.configuration)
+        let token = try context.secret("slack_bot_token")
+        // Read now so a missing signing secret shows at load, not at the first event.
+        _ = try context.secret("slack_signing_secret")
+        if let configured = settings.botUserID {
+            await identity.set(configured)
+            return
+        }
+        let api = SlackWebAPI(baseURL: settings.baseURL, token: token, http: context.http)
+        let answer: [String: Any]
+        do {
+            answer = try await api.call("auth.test", json: [:])
+        } catch let error as SlackWebAPI.CallError {
+            throw SlackSetupError("Slack auth.test failed, so the bot's user id is unknown: \(error.failure.message)")
+        }
+        guard let user = answer["user_id"] as? String, !user.isEmpty else { throw SlackSetupError("Slack auth.test answered without a user_id") }
+        await identity.set(user)
+        context.log(.info, "connected to Slack", metadata: ["bot_user_id": user, "team": answer["team"] as? String ?? ""])
+    }
+
+    func stop() async {}
+
+    // MARK: Receiving
+
+    func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
+        guard request.method == "POST" else { return Self.json(["error": "Slack events are POSTed"], status: 405) }
+        let secret: String
+        let token: String
+        do {
+            secret = try context.secret("slack_signing_secret")
+            token = try context.secret("slack_bot_token")
+        } catch {
+            context.log(.error, "a Slack event could not be checked", metadata: ["error": "\(error)"])
+            return Self.json(["error": "the channel is not configured"], status: 500)
+        }
+        if let problem = SlackRequestSignature.problem(
+            timestamp: request.header("X-Slack-Request-Timestamp"), signature: request.header("X-Slack-Signature"), body: request.body, now: Date(),
+            verify: { hex, message in context.verifyHMACSHA256(hex: hex, key: Data(secret.utf8), message: message) })
+        {
+            context.log(.warning, "Slack event refused", metadata: ["reason": problem.rawValue, "ip": request.remoteAddress ?? "?"])
+            return Self.json(["error": problem.rawValue], status: 401)
+        }
+        switch SlackEventDecision.decide(request.body, botUserID: await identity.botUserID, token: token) {
+        case .challenge(let challenge):
+            return Self.json(["challenge": challenge])
+        case .ignored(let reason):
+            context.log(.debug, "Slack event ignored", metadata: ["reason": reason])
+            return Self.json([:])
+        case .invalid(let reason):
+            context.log(.warning, "Slack event not understood", metadata: ["reason": reason])
+            return Self.json(["error": reason], status: 400)
+        case .message(let message):
+            do {
+                try await context.inbound.receive(message)
+                return Self.json([:])
+            } catch {
+                // Slack redelivers a request that is not answered 2xx (up to three times).
+                context.log(.error, "a Slack message could not be taken; Slack will redeliver it", metadata: ["error": "\(error)"])
+                return Self.json(["error": "not accepted, retry later"], status: 500)
+            }
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ message: OutboundMessage, context: any PluginContext) async throws -> DeliveryReceipt {
+        let (api, target) = try connection(for: message.target, context: context)
+        let parts = message.text.isEmpty ? [] : ChannelText.chunks(SlackMrkdwn.convert(message.text), limit: Self.textLimit)
+        let steps = parts.count + message.attachments.count
+        // A retry after a partial delivery continues where it stopped instead of repeating what Slack already shows.
+        let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, tracked: steps > 1)
+        var done = await progress.load()
+        var receipt = DeliveryReceipt(externalID: message.previewID)
+        do {
+            for (index, part) in parts.enumerated() where index >= done {
+                let ts: String
+                if index == 0, let preview = message.previewID {
+                    ts = try await replace(preview, with: part, target: target, api: api)
+                } else {
+                    ts = try await post(part, target: target, api: api)
+                }
+                if index == 0 { receipt = DeliveryReceipt(externalID: ts) }
+                done += 1
+                await progress.save(done)
+            }
+            for (index, attachment) in message.attachments.enumerated() where parts.count + index >= done {
+                try await upload(attachment, target: target, api: api, context: context)
+                done += 1
+                await progress.save(done)
+            }
+        } catch let error as SlackWebAPI.CallError {
+            throw error.failure
+        }
+        await progress.clear()
+        return receipt
+    }
+
+    func preview(_ text: String, target: String, previous: DeliveryReceipt?, context: any PluginContext) async throws -> DeliveryReceipt {
+        let (api, destination) = try connection(for: target, context: context)
+        let shown = String(SlackMrkdwn.convert(text).prefix(Self.textLimit - 1)) + "…"
+        do {
+            if let ts = previous?.externalID {
+                _ = try await api.call("chat.update", json: ["channel": destination.channel, "ts": ts, "text": shown])
+                return DeliveryReceipt(externalID: ts)
+            }
+            return DeliveryReceipt(externalID: try await post(shown, target: destination, api: api))
+        } catch let error as SlackWebAPI.CallError {
+            throw error.failure
+        }
+    }
+
+    private func connection(for target: String, context: any PluginContext) throws(ChannelSendFailure) -> (SlackWebAPI, SlackTarget) {
+        do {
+            let settings = try SlackSettings.parse(context.configuration)
+            guard let parsed = SlackTarget(target) else { throw SlackSetupError("'\(target)' is not a Slack reply target") }
+            return (SlackWebAPI(baseURL: settings.baseURL, token: try context.secret("slack_bot_token"), http: context.http), parsed)
+        } catch {
+            throw ChannelSendFailure("\(error)", retryable: false)
+        }
+    }
+
+    /// `chat.postMessage`; the new message's ts.
+    private func post(_ text: String, target: SlackTarget, api: SlackWebAPI) async throws -> String {
+        var body: [String: Any] = ["channel": target.channel, "text": text]
+        if let thread = target.threadTS { body["thread_ts"] = thread }
+        let answer = try await api.call("chat.postMessage", json: body)
+        return answer["ts"] as? String ?? ""
+    }
+
+    /// `chat.update` of the streamed preview; a preview that cannot be edited any more is left and the text posted anew.
+    private func replace(_ ts: String, with text: String, target: SlackTarget, api: SlackWebAPI) async throws -> String {
+        do {
+            _ = try await api.call("chat.update", json: ["channel": target.channel, "ts": ts, "text": text])
+            return ts
+        } catch let error as SlackWebAPI.CallError where ["message_not_found", "cant_update_message", "edit_window_closed"].contains(error.code ?? "") {
+            return try await post(text, target: target, api: api)
+        }
+    }
+
+    /// Slack's external upload: ask for an upload URL, send the bytes there, then share the file in the conversation.
+    private func upload(_ attachment: OutboundAttachment, target: SlackTarget, api: SlackWebAPI, context: any PluginContext) async throws {
+        let data: Data
+        do {
+            data = try context.files.read(attachment.path)
+        } catch let denied as PluginAccessDenied {
+            throw ChannelSendFailure("\(attachment.fileName) cannot be sent: \(denied) (grant files.read on its folder, e.g. media)", retryable: false)
+        } catch {
+            throw ChannelSendFailure("\(attachment.fileName) cannot be read: \(error)", retryable: false)
+        }
+        let ticket = try await api.call("files.getUploadURLExternal", form: [("filename", attachment.fileName), ("length", String(data.count))])
+        guard let uploadURL = ticket["upload_url"] as? String, let fileID = ticket["file_id"] as? String else {
+            throw ChannelSendFailure("Slack files.getUploadURLExternal answered without upload_url or file_id", retryable: true)
+        }
+        let request = PluginHTTPRequest(method: "POST", url: uploadURL, headers: [("Content-Type", "application/octet-stream")], body: data, timeoutSeconds: 120)
+        let response = try await SlackWebAPI.perform(request, what: "the Slack file upload", http: api.http)
+        guard (200..<300).contains(response.status) else {
+            throw ChannelSendFailure("the Slack file upload answered HTTP \(response.status)", retryable: response.status >= 500 || response.status == 429)
+        }
+        let files = try JSONSerialization.data(withJSONObject: [["id": fileID, "title": attachment.fileName]], options: [.sortedKeys])
+        var form = [("files", String(decoding: files, as: UTF8.self)), ("channel_id", target.channel)]
+        if let thread = target.threadTS { form.append(("thread_ts", thread)) }
+        _ = try await api.call("files.completeUploadExternal", form: form)
+    }
+
+    static func json(_ object: [String: String], status: Int = 200) -> ChannelWebhookResponse {
+        ChannelWebhookResponse(status: status, body: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
+}
+
+/// The bot's own Slack user id, shared by the calls of one generation.
+actor SlackIdentity {
+    private(set) var botUserID: String?
+
+    func set(_ id: String) {
+        botUserID = id
+    }
+}
+
+/// How many parts of a reply were delivered, kept in the plugin's store while a multi-part reply goes out.
+struct DeliveryProgress: Sendable {
+    let store: any PluginKeyValueStore
+    let key: String
+    /// Only replies of several parts are tracked: a single part is either delivered or not.
+    let tracked: Bool
+
+    init(store: any PluginKeyValueStore, key: String, tracked: Bool) {
+        self.store = store
+        self.key = "delivered:" + key
+        self.tracked = tracked
+    }
+
+    func load() async -> Int {
+        guard tracked else { return 0 }
+        return (try? await store.get(key)).flatMap { Int($0) } ?? 0
+    }
+
+    func save(_ done: Int) async {
+        guard tracked else { return }
+        try? await store.set(key, String(done))
+    }
+
+    func clear() async {
+        guard tracked else { return }
+        try? await store.remove(key)
+    }
+}
+
+@c(swiftlet_plugin_abi_version)
+public func abiVersion() -> Int32 { PluginABI.version }
+
+@c(swiftlet_plugin_create)
+public func createPlugin() -> UnsafeMutableRawPointer { PluginExport.retained(SlackPlugin()) }

@@ -1,0 +1,68 @@
+import Foundation
+import PluginAPI
+
+/// The `config` object of the plugin's tools.json entry.
+///
+/// ```json
+/// {"base_url": "https://slack.com/api", "bot_user_id": "U0123ABCD"}
+/// ```
+///
+/// Without `bot_user_id` the plugin asks `auth.test` at start.
+struct SlackSettings: Sendable, Equatable {
+    static let defaultBaseURL = "https://slack.com/api"
+
+    var baseURL: String
+    var botUserID: String?
+
+    init(baseURL: String = defaultBaseURL, botUserID: String? = nil) {
+        self.baseURL = baseURL
+        self.botUserID = botUserID
+    }
+
+    static func parse(_ json: String) throws(SlackSetupError) -> SlackSettings {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else {
+            throw SlackSetupError("the config of the slack entry in tools.json is not a JSON object")
+        }
+        var settings = SlackSettings()
+        if let value = object["base_url"] {
+            guard let text = value as? String, text.hasPrefix("http://") || text.hasPrefix("https://") else {
+                throw SlackSetupError("config.base_url must be an http(s) URL such as \(defaultBaseURL)")
+            }
+            settings.baseURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+        }
+        if let value = object["bot_user_id"] {
+            guard let text = value as? String, !text.isEmpty else { throw SlackSetupError("config.bot_user_id must be the bot's Slack user id (U…)") }
+            settings.botUserID = text
+        }
+        return settings
+    }
+}
+
+/// A configuration problem: the channel cannot work until the entry or a secret is fixed.
+struct SlackSetupError: Error, Sendable, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Where a reply goes: a conversation, and the thread inside it when there is one (`C0123` or `C0123:1712345678.000200`).
+struct SlackTarget: Sendable, Equatable {
+    var channel: String
+    var threadTS: String?
+
+    init(channel: String, threadTS: String? = nil) {
+        self.channel = channel
+        self.threadTS = threadTS
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard let channel = parts.first, !channel.isEmpty else { return nil }
+        self.channel = channel
+        threadTS = parts.count > 1 && !parts[1].isEmpty ? parts[1] : nil
+    }
+
+    var text: String { threadTS.map { "\(channel):\($0)" } ?? channel }
+}
