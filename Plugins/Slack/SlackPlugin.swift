@@ -97,10 +97,10 @@ struct SlackPlugin: ChannelPlugin {
 
     func send(_ message: OutboundMessage, context: any PluginContext) async throws -> DeliveryReceipt {
         let (api, target) = try connection(for: message.target, context: context)
-        let parts = message.text.isEmpty ? [] : ChannelText.chunks(SlackMrkdwn.convert(message.text), limit: Self.textLimit)
+        let parts = message.text.isEmpty ? [] : ChannelText.chunks(message.text, limit: Self.textLimit, as: .mrkdwn).map { ChannelText.render($0, as: .mrkdwn) }
         let steps = parts.count + message.attachments.count
         // A retry after a partial delivery continues where it stopped instead of repeating what Slack already shows.
-        let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, tracked: steps > 1)
+        let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, steps: steps)
         var done = await progress.load()
         var receipt = DeliveryReceipt(externalID: message.previewID)
         do {
@@ -129,7 +129,7 @@ struct SlackPlugin: ChannelPlugin {
 
     func preview(_ text: String, target: String, previous: DeliveryReceipt?, context: any PluginContext) async throws -> DeliveryReceipt {
         let (api, destination) = try connection(for: target, context: context)
-        let shown = String(SlackMrkdwn.convert(text).prefix(Self.textLimit - 1)) + "…"
+        let shown = String(ChannelText.render(text, as: .mrkdwn).prefix(Self.textLimit - 1)) + "…"
         do {
             if let ts = previous?.externalID {
                 _ = try await api.call("chat.update", json: ["channel": destination.channel, "ts": ts, "text": shown])
@@ -171,14 +171,7 @@ struct SlackPlugin: ChannelPlugin {
 
     /// Slack's external upload: ask for an upload URL, send the bytes there, then share the file in the conversation.
     private func upload(_ attachment: OutboundAttachment, target: SlackTarget, api: SlackWebAPI, context: any PluginContext) async throws {
-        let data: Data
-        do {
-            data = try context.files.read(attachment.path)
-        } catch let denied as PluginAccessDenied {
-            throw ChannelSendFailure("\(attachment.fileName) cannot be sent: \(denied) (grant files.read on its folder, e.g. media)", retryable: false)
-        } catch {
-            throw ChannelSendFailure("\(attachment.fileName) cannot be read: \(error)", retryable: false)
-        }
+        let data = try attachment.contents(context)
         let ticket = try await api.call("files.getUploadURLExternal", form: [("filename", attachment.fileName), ("length", String(data.count))])
         guard let uploadURL = ticket["upload_url"] as? String, let fileID = ticket["file_id"] as? String else {
             throw ChannelSendFailure("Slack files.getUploadURLExternal answered without upload_url or file_id", retryable: true)
@@ -205,35 +198,6 @@ actor SlackIdentity {
 
     func set(_ id: String) {
         botUserID = id
-    }
-}
-
-/// How many parts of a reply were delivered, kept in the plugin's store while a multi-part reply goes out.
-struct DeliveryProgress: Sendable {
-    let store: any PluginKeyValueStore
-    let key: String
-    /// Only replies of several parts are tracked: a single part is either delivered or not.
-    let tracked: Bool
-
-    init(store: any PluginKeyValueStore, key: String, tracked: Bool) {
-        self.store = store
-        self.key = "delivered:" + key
-        self.tracked = tracked
-    }
-
-    func load() async -> Int {
-        guard tracked else { return 0 }
-        return (try? await store.get(key)).flatMap { Int($0) } ?? 0
-    }
-
-    func save(_ done: Int) async {
-        guard tracked else { return }
-        try? await store.set(key, String(done))
-    }
-
-    func clear() async {
-        guard tracked else { return }
-        try? await store.remove(key)
     }
 }
 

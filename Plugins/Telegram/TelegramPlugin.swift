@@ -174,10 +174,10 @@ public final class TelegramPlugin: ChannelPlugin {
     public func send(_ message: OutboundMessage, context: any PluginContext) async throws -> DeliveryReceipt {
         guard let target = TelegramTarget(message.target) else { throw ChannelSendFailure("'\(message.target)' is not a Telegram target", retryable: false) }
         let api = try api(context)
+        let parts = message.text.isEmpty ? [] : ChannelText.chunks(message.text, limit: 4096, as: .markdownV2)
         // Parts already delivered by an earlier attempt of this reply are not sent again.
-        let progressKey = "out:" + message.idempotencyKey
-        let done = Int((try await context.store.get(progressKey)) ?? "0") ?? 0
-        let parts = message.text.isEmpty ? [] : ChannelText.chunks(message.text, limit: 4096) { ChannelText.markdownV2Reserved.contains($0) ? 2 : $0.utf16.count }
+        let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, steps: parts.count + message.attachments.count)
+        var done = await progress.load()
         var receipt = DeliveryReceipt(externalID: message.previewID)
         for (index, part) in parts.enumerated() where index >= done {
             if index == 0, let preview = message.previewID, let id = Int(preview) {
@@ -185,10 +185,11 @@ public final class TelegramPlugin: ChannelPlugin {
             } else {
                 receipt = DeliveryReceipt(externalID: try await sendText(api, target: target, text: part, quote: index == 0))
             }
-            try await context.store.set(progressKey, String(index + 1))
+            done += 1
+            await progress.save(done)
         }
         for (offset, attachment) in message.attachments.enumerated() where parts.count + offset >= done {
-            let data = try context.files.read(attachment.path)
+            let data = try attachment.contents(context)
             let photo = attachment.kind == .image && data.count <= 10 << 20
             var fields: [(String, String)] = [("chat_id", String(target.chatID))]
             if let thread = target.threadID { fields.append(("message_thread_id", String(thread))) }
@@ -197,8 +198,10 @@ public final class TelegramPlugin: ChannelPlugin {
             } catch let error as TelegramAPI.Failure {
                 throw error.sendFailure
             }
-            try await context.store.set(progressKey, String(parts.count + offset + 1))
+            done += 1
+            await progress.save(done)
         }
+        await progress.clear()
         return receipt
     }
 
@@ -228,7 +231,7 @@ public final class TelegramPlugin: ChannelPlugin {
 
     /// Sends one part as MarkdownV2, or as plain text when Telegram rejects the markup; returns the message id.
     private func sendText(_ api: TelegramAPI, target: TelegramTarget, text: String, quote: Bool) async throws -> String? {
-        var parameters = messageParameters(target, text: ChannelText.markdownV2(text), quote: quote)
+        var parameters = messageParameters(target, text: ChannelText.render(text, as: .markdownV2), quote: quote)
         parameters["parse_mode"] = "MarkdownV2"
         let result: Any
         do {
@@ -246,7 +249,7 @@ public final class TelegramPlugin: ChannelPlugin {
     }
 
     private func edit(_ api: TelegramAPI, target: TelegramTarget, messageID: Int, text: String, markup: Bool) async throws {
-        var parameters: [String: Any] = ["chat_id": target.chatID, "message_id": messageID, "text": markup ? ChannelText.markdownV2(text) : text]
+        var parameters: [String: Any] = ["chat_id": target.chatID, "message_id": messageID, "text": markup ? ChannelText.render(text, as: .markdownV2) : text]
         if markup { parameters["parse_mode"] = "MarkdownV2" }
         do {
             _ = try await api.call("editMessageText", parameters)

@@ -22,7 +22,7 @@ import PluginAPI
 /// attach (`MEDIA:` lines), because an in-process plugin reads files only through the context.
 struct WhatsAppPlugin: ChannelPlugin {
     let metadata = PluginMetadata(name: "whatsapp", version: "1.0.0", kind: .channel)
-    let capabilities = ChannelCapabilities(textLimit: Self.textLimit, markup: .plain, editInPlace: false, media: true, threads: false, groups: false)
+    let capabilities = ChannelCapabilities(textLimit: Self.textLimit, markup: .whatsApp, editInPlace: false, media: true, threads: false, groups: false)
 
     static let textLimit = 4096
     /// The longest caption a media message takes.
@@ -116,13 +116,13 @@ struct WhatsAppPlugin: ChannelPlugin {
             throw ChannelSendFailure("\(error)", retryable: false)
         }
         let to = message.target
-        let text = WhatsAppFormatting.convert(message.text)
+        let text = ChannelText.render(message.text, as: .whatsApp)
         // A short text rides along as the caption of the first file, where the file type takes one.
         let captioned = message.attachments.first.map { $0.kind != .audio && !text.isEmpty && text.utf16.count <= Self.captionLimit } ?? false
-        let parts = captioned || text.isEmpty ? [] : ChannelText.chunks(text, limit: Self.textLimit)
+        let parts = captioned || text.isEmpty ? [] : ChannelText.chunks(message.text, limit: Self.textLimit, as: .whatsApp).map { ChannelText.render($0, as: .whatsApp) }
         let steps = parts.count + message.attachments.count
         // A retry after a partial delivery continues where it stopped instead of repeating what the customer has.
-        let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, tracked: steps > 1)
+        let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, steps: steps)
         var done = await progress.load()
         var receipt = DeliveryReceipt()
         do {
@@ -150,14 +150,7 @@ struct WhatsAppPlugin: ChannelPlugin {
 
     /// Uploads one file and sends it as the message type WhatsApp takes for it.
     private func sendFile(_ attachment: OutboundAttachment, caption: String?, to: String, api: WhatsAppGraphAPI, context: any PluginContext) async throws -> String? {
-        let data: Data
-        do {
-            data = try context.files.read(attachment.path)
-        } catch let denied as PluginAccessDenied {
-            throw ChannelSendFailure("\(attachment.fileName) cannot be sent: \(denied) (grant files.read on its folder, e.g. media)", retryable: false)
-        } catch {
-            throw ChannelSendFailure("\(attachment.fileName) cannot be read: \(error)", retryable: false)
-        }
+        let data = try attachment.contents(context)
         let type = Self.messageType(attachment)
         let mediaID = try await api.uploadMedia(data, fileName: attachment.fileName, mimeType: attachment.mimeType)
         var object: [String: Any] = ["id": mediaID]
@@ -178,35 +171,6 @@ struct WhatsAppPlugin: ChannelPlugin {
 
     static func envelope(to: String, type: String, _ object: [String: Any]) -> [String: Any] {
         ["messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": type, type: object]
-    }
-}
-
-/// How many parts of a reply were delivered, kept in the plugin's store while a multi-part reply goes out.
-struct DeliveryProgress: Sendable {
-    let store: any PluginKeyValueStore
-    let key: String
-    /// Only replies of several parts are tracked: a single part is either delivered or not.
-    let tracked: Bool
-
-    init(store: any PluginKeyValueStore, key: String, tracked: Bool) {
-        self.store = store
-        self.key = "delivered:" + key
-        self.tracked = tracked
-    }
-
-    func load() async -> Int {
-        guard tracked else { return 0 }
-        return (try? await store.get(key)).flatMap { Int($0) } ?? 0
-    }
-
-    func save(_ done: Int) async {
-        guard tracked else { return }
-        try? await store.set(key, String(done))
-    }
-
-    func clear() async {
-        guard tracked else { return }
-        try? await store.remove(key)
     }
 }
 

@@ -119,6 +119,8 @@ public enum MarkupDialect: String, Sendable, Codable, CaseIterable {
     case html
     /// Slack's mrkdwn.
     case mrkdwn
+    /// WhatsApp's formatting (`*bold*`, `_italic_`, `~strike~`, code; no links or headings).
+    case whatsApp = "whatsapp"
 }
 
 /// A message a channel received, handed to the gateway.

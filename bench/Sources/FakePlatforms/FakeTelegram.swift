@@ -261,8 +261,8 @@ public final class FakeTelegram: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: file.data)))
     }
 
-    /// How Telegram's parser refuses MarkdownV2: reserved characters outside entities must be escaped and every
-    /// entity must be closed. Returns the refusal, or nil when the text parses.
+    /// How Telegram's parser refuses MarkdownV2: reserved characters outside entities must be escaped (but `>` may
+    /// open a line, as a blockquote) and every entity must be closed. Returns the refusal, or nil when the text parses.
     public static func checkMarkdownV2(_ text: String) -> String? {
         let alwaysEscaped: Set<Character> = [".", "!", "-", "=", "+", "#", "|", "{", "}", ">", "(", ")", "]"]
         var open: [Character: Int] = [:]
@@ -313,6 +313,8 @@ public final class FakeTelegram: Sendable {
                 if open[character] != nil { open[character] = nil } else { open[character] = offset }
                 continue
             }
+            // `>` opens a blockquote line (Bot API 7.0); anywhere else it is reserved.
+            if character == ">", index == 0 || characters[index - 1] == "\n" { continue }
             if alwaysEscaped.contains(character) {
                 return "Character '\(character)' is reserved and must be escaped with the preceding '\\'"
             }
