@@ -377,6 +377,11 @@ import Testing
             let saved = try #require(FileManager.default.subpaths(atPath: folder.path)?.first { $0.hasSuffix("-photo.png") })
             #expect(try Data(contentsOf: folder.appendingPathComponent(saved)) == bytes)
             #expect(ChannelPluginHarness.lastUserText(fake) == "what is this?\n[attachment image 'photo.png': media/inbound/slack/\(saved) (image/png, 3 KB)]")
+            // Slack's redelivery is recognised before anything is downloaded again.
+            let again = try await Self.post(gateway, slack, slack.eventCallback(event), extraHeaders: [("X-Slack-Retry-Num", "1"), ("X-Slack-Retry-Reason", "http_timeout")])
+            #expect(again.status == 200)
+            #expect(slack.calls.filter { $0.path.hasPrefix("/files-pri/") }.count == 1)
+            #expect(FileManager.default.subpaths(atPath: folder.path)?.filter { $0.hasSuffix("-photo.png") }.count == 1)
         }
     }
 

@@ -53,19 +53,25 @@ struct MarkupStyle {
     var keepAngleToken: ((String) -> String?)?
 
     init?(_ dialect: MarkupDialect) {
-        func plain(_ character: Character) -> String { String(character) }
+        // The asterisk family (Telegram, Slack, WhatsApp) shares markers; each dialect changes what differs.
+        bold = ("*", "*")
+        italic = ("_", "_")
+        strike = ("~", "~")
+        code = ("`", "`")
+        fenceOpen = { _ in "```" }
+        fenceClose = "```"
+        bullet = "• "
+        quote = "> "
+        escapeText = { String($0) }
+        escapeCode = { String($0) }
+        link = { label, url, labelIsURL in labelIsURL ? url : "\(label) (\(url))" }
+        keepAngleToken = nil
         switch dialect {
         case .plain, .markdown:
             return nil
         case .markdownV2:
             // Telegram: every reserved character is escaped outside entities; inside code only ` and \.
-            bold = ("*", "*")
-            italic = ("_", "_")
-            strike = ("~", "~")
-            code = ("`", "`")
             fenceOpen = { "```" + ($0 ?? "") }
-            fenceClose = "```"
-            bullet = "• "
             quote = ">"
             escapeText = { ChannelText.markdownV2Reserved.contains($0) ? "\\\($0)" : String($0) }
             escapeCode = { $0 == "`" || $0 == "\\" ? "\\\($0)" : String($0) }
@@ -74,22 +80,7 @@ struct MarkupStyle {
             }
         case .mrkdwn:
             // Slack reads &, < and > as control characters everywhere, code included, and shows a fence's language as text.
-            let escape: (Character) -> String = {
-                switch $0 {
-                case "&": "&amp;"
-                case "<": "&lt;"
-                case ">": "&gt;"
-                default: String($0)
-                }
-            }
-            bold = ("*", "*")
-            italic = ("_", "_")
-            strike = ("~", "~")
-            code = ("`", "`")
-            fenceOpen = { _ in "```" }
-            fenceClose = "```"
-            bullet = "• "
-            quote = "> "
+            let escape = { Self.entity($0, quote: false) }
             escapeText = escape
             escapeCode = escape
             link = { label, url, labelIsURL in
@@ -103,43 +94,33 @@ struct MarkupStyle {
                 if inner.wholeMatch(of: /(https?:\/\/|mailto:)[^\s|]+/) != nil { return "<" + inner.map(escape).joined() + ">" }
                 return nil
             }
-            return
         case .whatsApp:
             // WhatsApp has no links or headings as markup (a bare URL is linked) and nothing to escape.
-            bold = ("*", "*")
-            italic = ("_", "_")
-            strike = ("~", "~")
-            code = ("`", "`")
-            fenceOpen = { _ in "```" }
-            fenceClose = "```"
             bullet = "- "
-            quote = "> "
-            escapeText = plain
-            escapeCode = plain
-            link = { label, url, labelIsURL in labelIsURL ? url : "\(label) (\(url))" }
         case .html:
-            let escape: (Character) -> String = {
-                switch $0 {
-                case "&": "&amp;"
-                case "<": "&lt;"
-                case ">": "&gt;"
-                case "\"": "&quot;"
-                default: String($0)
-                }
-            }
+            let escape = { Self.entity($0, quote: true) }
             bold = ("<b>", "</b>")
             italic = ("<i>", "</i>")
             strike = ("<s>", "</s>")
             code = ("<code>", "</code>")
             fenceOpen = { language in language.map { "<pre><code class=\"language-\($0)\">" } ?? "<pre><code>" }
             fenceClose = "</code></pre>"
-            bullet = "• "
             quote = "&gt; "
             escapeText = escape
             escapeCode = escape
             link = { label, url, _ in "<a href=\"\(url.map(escape).joined())\">\(label)</a>" }
         }
-        keepAngleToken = nil
+    }
+
+    /// `&`, `<`, `>` (and `"` where it may close an attribute) as entities.
+    static func entity(_ character: Character, quote: Bool) -> String {
+        switch character {
+        case "&": "&amp;"
+        case "<": "&lt;"
+        case ">": "&gt;"
+        case "\"" where quote: "&quot;"
+        default: String(character)
+        }
     }
 }
 

@@ -41,6 +41,14 @@ extension PluginContext {
 
     /// Whether two secrets (tokens, signatures) are equal, in time that does not depend on where they differ.
     public func constantTimeEqual(_ given: String, _ expected: String) -> Bool {
+        ConstantTime.equal(given, expected)
+    }
+}
+
+/// Comparisons of secrets, for the host and plugins alike.
+public enum ConstantTime {
+    /// Whether `given` equals `expected`, in time that depends only on their lengths, never on where they differ.
+    public static func equal(_ given: String, _ expected: String) -> Bool {
         let (a, b) = (Array(given.utf8), Array(expected.utf8))
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0

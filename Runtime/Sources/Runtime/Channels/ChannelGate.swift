@@ -2,8 +2,10 @@ import Foundation
 import Logging
 public import PluginAPI
 
-/// The router step between every channel and the message pipeline: rate limits first, then the channel's access
-/// policy (pairing, allowlist, group mention gating), then the message's files, then the durable journal.
+/// The router step between every channel and the message pipeline: a redelivery of a journaled message is
+/// recognised first (it takes no rate-limit tokens and downloads nothing), then rate limits, then the channel's
+/// access policy (pairing, allowlist, group mention gating), then the message's files, then the durable journal
+/// (which still settles two copies that arrive at once).
 public final class ChannelGate: Sendable {
     public enum Outcome: Sendable, Equatable {
         case accepted(messageID: String, sessionID: String)
@@ -17,6 +19,7 @@ public final class ChannelGate: Sendable {
     }
 
     let pipeline: MessagePipeline
+    let store: any GatewayStore
     let desk: PairingDesk
     let limiter: RateLimiter
     let workspace: URL
@@ -25,6 +28,7 @@ public final class ChannelGate: Sendable {
 
     init(pipeline: MessagePipeline, store: any GatewayStore, limiter: RateLimiter, workspace: URL, logger: Logger, configuration: @escaping @Sendable () -> GatewayConfig) {
         self.pipeline = pipeline
+        self.store = store
         self.desk = PairingDesk(store: store)
         self.limiter = limiter
         self.workspace = workspace
@@ -35,6 +39,10 @@ public final class ChannelGate: Sendable {
     /// Decides on one message and journals it when admitted. Throws only when the store cannot take it (the
     /// channel must then not acknowledge the message, so the platform delivers it again).
     public func receive(_ message: PluginAPI.InboundMessage, channel: String, http: (any PluginHTTPClient)?) async throws -> Outcome {
+        if let external = message.externalID, let first = try await store.journalEntry(channel: channel, externalID: external) {
+            logger.debug("inbound message is a redelivery", metadata: ["channel": "\(channel)", "external_id": "\(external)", "message_id": "\(first.id)"])
+            return .duplicate(messageID: first.id)
+        }
         let config = configuration()
         switch limiter.take(RateLimiter.messageLimits(channel: channel, sender: message.sender, config: config.limits)) {
         case .allowed:

@@ -178,15 +178,16 @@ final class PreviewBoard: Sendable {
                 preview.text = ""
             }
             all[id] = preview
-            guard !preview.finished, preview.sending == nil, preview.text.count >= Self.minimumText else { return }
+            guard !preview.finished, preview.sending == nil else { return }
             if let last = preview.lastSent, ContinuousClock.now - last < Self.interval { return }
+            guard ReplyMedia.previewText(preview.text).count >= Self.minimumText else { return }
             all[id]?.sending = Task { await self.send(id) }
         }
     }
 
     private func send(_ id: String) async {
         guard let (text, target, previous) = previews.withLock({ all in all[id].map { ($0.text, $0.target, $0.receipt) } }) else { return }
-        let receipt = try? await plugin.preview(text, target: target, previous: previous, context: context)
+        let receipt = try? await plugin.preview(ReplyMedia.previewText(text), target: target, previous: previous, context: context)
         previews.withLock { all in
             all[id]?.sending = nil
             all[id]?.lastSent = .now

@@ -4,6 +4,7 @@ public import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import PluginAPI
 import Synchronization
 
 /// How a webhook caller proves who it is: pure checks of one request's headers against `channels.<name>.hook`.
@@ -43,23 +44,15 @@ public enum HookAuth {
         var failure = Failure.missing
         if !hook.secret.isEmpty, let signature, let timestamp {
             guard let seconds = Double(timestamp), abs(now.timeIntervalSince1970 - seconds) <= window else { return .signatureStale }
-            if constantTimeEqual(signature.lowercased(), Self.signature(secret: hook.secret, timestamp: timestamp, body: body)) { return nil }
+            if ConstantTime.equal(signature.lowercased(), Self.signature(secret: hook.secret, timestamp: timestamp, body: body)) { return nil }
             failure = .signatureInvalid
         }
         if !hook.token.isEmpty, let authorization {
             let given = authorization.hasPrefix("Bearer ") ? String(authorization.dropFirst(7)) : authorization
-            if constantTimeEqual(given, hook.token) { return nil }
+            if ConstantTime.equal(given, hook.token) { return nil }
             if failure == .missing { failure = .tokenInvalid }
         }
         return failure
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for index in x.indices { difference |= x[index] ^ y[index] }
-        return difference == 0
     }
 }
 

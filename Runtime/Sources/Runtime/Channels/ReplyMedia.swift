@@ -11,6 +11,15 @@ public enum ReplyMedia {
         public var problems: [String]
     }
 
+    /// An answer still being written, as its preview shows it: `MEDIA:` lines, and a last line that may be
+    /// becoming one, left out (the final reply sends the files).
+    public static func previewText(_ text: String) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if let last = lines.last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, "MEDIA:".hasPrefix(last) { lines.removeLast() }
+        return lines.filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("MEDIA:") }.joined(separator: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Largest file sent with a reply.
     public static let maxSize = 50 << 20
 

@@ -153,6 +153,8 @@ public protocol GatewayStore: Sendable {
     /// Unfinished journal entries, oldest first: what to resume after a restart.
     func pendingJournal(limit: Int) async throws -> [JournalEntry]
     func journalEntry(id: String) async throws -> JournalEntry?
+    /// The journal entry of a channel's message by the platform's id, if it was journaled.
+    func journalEntry(channel: String, externalID: String) async throws -> JournalEntry?
     /// Ends a turn in one transaction: transcript rows, the reply's outbox entry, usage rows, and the
     /// journal entry marked `status`. Nothing of it is visible unless all of it is.
     func finishTurn(journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]) async throws

@@ -164,6 +164,12 @@ public final class SQLiteStore: GatewayStore {
         try await pool.read { db in try JournalRow.fetchOne(db, key: id)?.record }
     }
 
+    public func journalEntry(channel: String, externalID: String) async throws -> JournalEntry? {
+        try await pool.read { db in
+            try JournalRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE channel = ? AND external_id = ?"), arguments: [channel, externalID])?.record
+        }
+    }
+
     public func finishTurn(
         journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]
     ) async throws {
