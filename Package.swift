@@ -41,6 +41,7 @@ let package = Package(
         .executable(name: "swiftlet-skill-launch", targets: ["swiftlet-skill-launch"]),
         .executable(name: "swiftlet-fake-provider", targets: ["swiftlet-fake-provider"]),
         .executable(name: "swiftlet-load", targets: ["swiftlet-load"]),
+        .executable(name: "swiftlet-channel-load", targets: ["swiftlet-channel-load"]),
         .executable(name: "swiftlet-plugin-bench", targets: ["swiftlet-plugin-bench"]),
         .executable(name: "swiftlet-skill-bench", targets: ["swiftlet-skill-bench"]),
     ] + plugins.map(\.0),
@@ -129,14 +130,30 @@ let package = Package(
             path: "bench/Sources/FakeProviderServer",
             swiftSettings: swiftSettings
         ),
+        // What the benchmark drivers share: percentiles, the gateway's memory, the open-file limit.
+        .target(name: "BenchSupport", path: "bench/Sources/BenchSupport", swiftSettings: swiftSettings),
         .executableTarget(
             name: "swiftlet-load",
             dependencies: [
+                "BenchSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             path: "bench/Sources/LoadDriver",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "swiftlet-channel-load",
+            dependencies: [
+                "BenchSupport", "FakePlatforms",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/Sources/ChannelLoad",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -46,6 +46,9 @@ public final class FakeTelegram: Sendable {
         var scripted: [String: [Failure]] = [:]
         var outage: Set<String>? = nil
         var files: [String: (path: String, data: Data)] = [:]
+        var observer: (@Sendable (Sent) -> Void)?
+        /// Off for long benchmark runs, so memory stays flat.
+        var keepsSent = true
     }
 
     public let token: String
@@ -64,6 +67,15 @@ public final class FakeTelegram: Sendable {
     public var calls: [String] { state.withLock { $0.calls } }
     public var webhook: (url: String, secret: String) { state.withLock { ($0.webhookURL, $0.webhookSecret) } }
     public var pendingUpdates: Int { state.withLock { $0.updates.count } }
+
+    /// Calls `observer` with every message sent or edited, as it arrives (benchmarks time replies with it). With
+    /// `keep` false, sent messages are no longer kept for ``sent``.
+    public func observeSends(keep: Bool = true, _ observer: @escaping @Sendable (Sent) -> Void) {
+        state.withLock {
+            $0.observer = observer
+            $0.keepsSent = keep
+        }
+    }
 
     /// The next calls of `method` fail as given, in order.
     public func fail(_ method: String, _ failures: Failure...) {
@@ -233,24 +245,38 @@ public final class FakeTelegram: Sendable {
         }
         let reply = (parameters["reply_parameters"] as? [String: Any])?["message_id"] as? NSNumber
         let thread = (parameters["message_thread_id"] as? NSNumber)?.intValue ?? (parameters["message_thread_id"] as? String).flatMap(Int.init)
-        return state.withLock { state in
-            if method == "editMessageText" {
-                let id = (parameters["message_id"] as? NSNumber)?.intValue ?? 0
-                guard let index = state.sent.lastIndex(where: { $0.messageID == id && $0.chatID == chat }) else {
-                    return Self.badRequest("Bad Request: message to edit not found")
-                }
-                if state.sent[index].text == text { return Self.badRequest("Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message") }
-                state.sent.append(Sent(method: method, chatID: chat, messageID: id, text: text, parseMode: parseMode, replyTo: nil, threadID: nil))
-                return Self.ok(["message_id": id, "chat": ["id": chat], "text": text])
-            }
-            let id = state.nextMessageID
-            state.nextMessageID += 1
-            state.sent.append(
-                Sent(
-                    method: method, chatID: chat, messageID: id, text: text, parseMode: parseMode, replyTo: reply?.intValue, threadID: thread, fileName: upload?.name,
-                    fileBytes: upload?.bytes))
-            return Self.ok(["message_id": id, "date": Int(Date().timeIntervalSince1970), "chat": ["id": chat], "text": text])
+        let (response, observed, observer) = state.withLock { state -> (Response, Sent?, (@Sendable (Sent) -> Void)?) in
+            let (response, sent) = Self.apply(method, chat: chat, text: text, parseMode: parseMode, reply: reply?.intValue, thread: thread, upload: upload, parameters, &state)
+            return (response, sent, state.observer)
         }
+        if let observed, let observer { observer(observed) }
+        return response
+    }
+
+    private static func apply(
+        _ method: String, chat: Int64, text: String, parseMode: String?, reply: Int?, thread: Int?, upload: (name: String, bytes: Int)?, _ parameters: [String: Any],
+        _ state: inout State
+    ) -> (Response, Sent?) {
+        if method == "editMessageText" {
+            let id = (parameters["message_id"] as? NSNumber)?.intValue ?? 0
+            if state.keepsSent {
+                guard let index = state.sent.lastIndex(where: { $0.messageID == id && $0.chatID == chat }) else {
+                    return (badRequest("Bad Request: message to edit not found"), nil)
+                }
+                if state.sent[index].text == text {
+                    return (badRequest("Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"), nil)
+                }
+            }
+            let edit = Sent(method: method, chatID: chat, messageID: id, text: text, parseMode: parseMode, replyTo: nil, threadID: nil)
+            if state.keepsSent { state.sent.append(edit) }
+            return (ok(["message_id": id, "chat": ["id": chat], "text": text]), edit)
+        }
+        let id = state.nextMessageID
+        state.nextMessageID += 1
+        let sent = Sent(
+            method: method, chatID: chat, messageID: id, text: text, parseMode: parseMode, replyTo: reply, threadID: thread, fileName: upload?.name, fileBytes: upload?.bytes)
+        if state.keepsSent { state.sent.append(sent) }
+        return (ok(["message_id": id, "date": Int(Date().timeIntervalSince1970), "chat": ["id": chat], "text": text]), sent)
     }
 
     private func download(path: String) -> Response {

@@ -1,3 +1,5 @@
+import BenchSupport
+
 /// The figures of one run, as printed by the table and the JSON output.
 ///
 /// Memory is in MB of 2^20 bytes (`/proc` reports KiB). Gateway overhead is `total_ms − provider_ms` of each

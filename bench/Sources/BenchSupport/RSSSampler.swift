@@ -2,14 +2,14 @@ import Foundation
 import Synchronization
 
 /// Memory figures of one process from `/proc/PID/status`, in KiB as the kernel reports them.
-struct ProcessMemory: Sendable, Equatable {
+public struct ProcessMemory: Sendable, Equatable {
     /// `VmRSS`: resident now.
-    var residentKiB: Int?
+    public var residentKiB: Int?
     /// `VmHWM`: the most ever resident, kept by the kernel.
-    var highWaterKiB: Int?
+    public var highWaterKiB: Int?
 
     /// Reads the `VmRSS:` and `VmHWM:` lines (`VmRSS:\t   48028 kB`) of a status file.
-    init(status: String) {
+    public init(status: String) {
         for line in status.split(separator: "\n") {
             let fields = line.split(whereSeparator: \.isWhitespace)
             guard fields.count >= 2, let kib = Int(fields[1]) else { continue }
@@ -22,7 +22,7 @@ struct ProcessMemory: Sendable, Equatable {
     }
 
     /// Nil once the process is gone or the file cannot be read (no procfs, another user's process).
-    static func read(pid: Int32) -> ProcessMemory? {
+    public static func read(pid: Int32) -> ProcessMemory? {
         (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)).map(ProcessMemory.init(status:))
     }
 }
@@ -30,19 +30,19 @@ struct ProcessMemory: Sendable, Equatable {
 /// Samples a process's `VmRSS` every 100 ms and keeps the peak.
 ///
 /// Sampling only sees what is resident at each tick; `VmHWM`, read once at the end, is the kernel's exact peak.
-final class RSSSampler: Sendable {
-    let pid: Int32
+public final class RSSSampler: Sendable {
+    public let pid: Int32
     private let peak = Mutex<Int?>(nil)
 
-    init(pid: Int32) {
+    public init(pid: Int32) {
         self.pid = pid
     }
 
     /// The highest `VmRSS` seen so far, in KiB.
-    var peakKiB: Int? { peak.withLock { $0 } }
+    public var peakKiB: Int? { peak.withLock { $0 } }
 
     /// Samples until the task is cancelled.
-    func run() async {
+    public func run() async {
         while !Task.isCancelled {
             sample()
             try? await Task.sleep(for: .milliseconds(100))

@@ -8,7 +8,7 @@
 /// nearestRankPercentile([1, 2, 3, 4], 50)  // 2
 /// nearestRankPercentile([1, 2, 3, 4], 90)  // 4
 /// ```
-func nearestRankPercentile(_ sorted: [Double], _ percent: Double) -> Double? {
+public func nearestRankPercentile(_ sorted: [Double], _ percent: Double) -> Double? {
     guard !sorted.isEmpty else { return nil }
     // percent × count is exact for integer percents, so an exact multiple of 100 is not pushed up a rank.
     let rank = Int((percent * Double(sorted.count) / 100).rounded(.up))
@@ -16,15 +16,15 @@ func nearestRankPercentile(_ sorted: [Double], _ percent: Double) -> Double? {
 }
 
 /// p50, p90, p99 and max of a sample, by nearest rank.
-struct Distribution: Sendable, Equatable, Encodable {
-    var count: Int
-    var p50: Double
-    var p90: Double
-    var p99: Double
-    var max: Double
+public struct Distribution: Sendable, Equatable, Encodable {
+    public var count: Int
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
 
     /// Nil for an empty sample.
-    init?(_ values: [Double]) {
+    public init?(_ values: [Double]) {
         let sorted = values.sorted()
         guard let p50 = nearestRankPercentile(sorted, 50), let p90 = nearestRankPercentile(sorted, 90),
             let p99 = nearestRankPercentile(sorted, 99), let max = sorted.last

@@ -7,7 +7,7 @@ import Darwin
 /// Raises the soft limit on open files towards the hard limit, so a thousand sockets fit under the
 /// common default soft limit of 1,024. A failure leaves the limit as it was; connections that then fail
 /// are reported as connection failures.
-func raiseOpenFileLimit() {
+public func raiseOpenFileLimit() {
     #if canImport(Glibc)
     let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
     #else
