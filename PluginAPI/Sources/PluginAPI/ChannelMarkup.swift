@@ -90,8 +90,10 @@ struct MarkupStyle {
             // A user mention or a channel reference stays a link; any other <…> (<!channel>, <!here>) is escaped,
             // so a reply can never ping a whole channel.
             keepAngleToken = { inner in
-                if inner.wholeMatch(of: /@[UW][A-Z0-9]+/) != nil || inner.wholeMatch(of: /#C[A-Z0-9]+(\|[^|]*)?/) != nil { return "<" + inner + ">" }
-                if inner.wholeMatch(of: /(https?:\/\/|mailto:)[^\s|]+/) != nil { return "<" + inner.map(escape).joined() + ">" }
+                if Self.isSlackMention(inner) { return "<" + inner + ">" }
+                if ["https://", "http://", "mailto:"].contains(where: inner.hasPrefix), !inner.contains(where: { $0.isWhitespace || $0 == "|" }) {
+                    return "<" + inner.map(escape).joined() + ">"
+                }
                 return nil
             }
         case .whatsApp:
@@ -110,6 +112,15 @@ struct MarkupStyle {
             escapeCode = escape
             link = { label, url, _ in "<a href=\"\(url.map(escape).joined())\">\(label)</a>" }
         }
+    }
+
+    /// `@U…`/`@W…` (a user) or `#C…` with an optional `|label` (a channel), ids in upper-case letters and digits.
+    static func isSlackMention(_ inner: String) -> Bool {
+        let isID = { (id: Substring) in !id.isEmpty && id.allSatisfy { ($0.isASCII && $0.isUppercase) || $0.isASCII && $0.isNumber } }
+        if inner.hasPrefix("@U") || inner.hasPrefix("@W") { return isID(inner.dropFirst(2)) }
+        guard inner.hasPrefix("#C") else { return false }
+        let parts = inner.dropFirst(2).split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+        return isID(parts[0]) && (parts.count == 1 || !parts[1].contains("|"))
     }
 
     /// `&`, `<`, `>` (and `"` where it may close an attribute) as entities.
@@ -160,19 +171,54 @@ struct MarkupRenderer {
         return output.joined(separator: "\n")
     }
 
-    /// One line outside code: a heading, rule, bullet or quote, then its inline spans.
+    /// One line outside code: a heading, rule, bullet or quote, then its inline spans. (Scanned by hand: a regex
+    /// literal is parsed again on every call, which made rendering a tenth of the channel path's CPU.)
     private func block(_ line: Substring) -> String {
-        if let heading = line.wholeMatch(of: /#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*/) {
-            var text = heading.output.1
+        if var text = Self.heading(line) {
             // A heading already written bold is not bolded twice.
-            if let inner = text.wholeMatch(of: /\*\*(.+)\*\*|__(.+)__/) { text = inner.output.1 ?? inner.output.2 ?? text }
+            for marker in ["**", "__"] where text.count > 4 && text.hasPrefix(marker) && text.hasSuffix(marker) { text = text.dropFirst(2).dropLast(2) }
             let rendered = inline(text)
             return rendered.isEmpty ? "" : style.bold.open + rendered + style.bold.close
         }
-        if line.wholeMatch(of: /([-*_])([ \t]*\1){2,}[ \t]*/) != nil { return "───" }
-        if let bullet = line.firstMatch(of: /^[-*+][ \t]+(.*)$/) { return style.bullet + inline(bullet.output.1) }
-        if let quote = line.firstMatch(of: /^>[ \t]?(.*)$/) { return style.quote + inline(quote.output.1) }
+        if Self.isRule(line) { return "───" }
+        if let first = line.first, "-*+".contains(first), let second = line.dropFirst().first, Self.isBlank(second) {
+            return style.bullet + inline(line.dropFirst().drop(while: Self.isBlank))
+        }
+        if line.first == ">" {
+            let rest = line.dropFirst()
+            return style.quote + inline(rest.first.map(Self.isBlank) == true ? rest.dropFirst() : rest)
+        }
         return inline(line)
+    }
+
+    private static func isBlank(_ character: Character) -> Bool { character == " " || character == "\t" }
+
+    /// The text of an ATX heading (`## Text ##`): one to six `#`, a blank, the text, optional closing `#`s.
+    static func heading(_ line: Substring) -> Substring? {
+        let level = line.prefix { $0 == "#" }.count
+        guard (1...6).contains(level), let after = line.dropFirst(level).first, isBlank(after) else { return nil }
+        var text = line.dropFirst(level).drop(while: isBlank)
+        while let last = text.last, isBlank(last) { text = text.dropLast() }
+        let closing = text.reversed().prefix { $0 == "#" }.count
+        if closing > 0, closing == text.count || isBlank(text[text.index(text.endIndex, offsetBy: -closing - 1)]) {
+            text = text.dropLast(closing)
+            while let last = text.last, isBlank(last) { text = text.dropLast() }
+        }
+        return text
+    }
+
+    /// A thematic break: three or more of one of `-`, `*`, `_`, blanks between them allowed.
+    static func isRule(_ line: Substring) -> Bool {
+        guard let marker = line.first, "-*_".contains(marker) else { return false }
+        var count = 0
+        for character in line {
+            if character == marker {
+                count += 1
+            } else if !isBlank(character) {
+                return false
+            }
+        }
+        return count >= 3
     }
 
     /// The inline spans of one line.

@@ -22,8 +22,10 @@ final class MessageTimings: Sendable {
 
     /// The message index a reply echoes, if any.
     static func index(in text: String) -> Int? {
-        guard let match = text.firstMatch(of: /q([0-9]+)z/) else { return nil }
-        return Int(match.output.1)
+        guard let start = text.firstIndex(of: "q") else { return nil }
+        let digits = text[text.index(after: start)...].prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, text[digits.endIndex...].first == "z" else { return index(in: String(text[text.index(after: start)...])) }
+        return Int(digits)
     }
 
     func posted(_ index: Int, at sent: Double, answered acknowledged: Double?, status: Int) {

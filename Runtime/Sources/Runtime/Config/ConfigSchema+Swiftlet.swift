@@ -231,8 +231,8 @@ extension ConfigSchema {
                 doc: "Turns running at once across all sessions (each session is always one at a time, in order).",
                 requiresRestart: true),
             ConfigKey(
-                "outbox.max_attempts", .int(1...100), default: .int(10),
-                doc: "Delivery attempts per reply before it is marked failed (visible in swiftlet trace)."),
+                "outbox.max_attempts", .int(1...100), default: .int(20),
+                doc: "Delivery attempts per reply before it is marked failed (visible in swiftlet trace); 20 rides out about an hour of platform outage."),
             ConfigKey(
                 "outbox.retry_base", .duration, default: .duration(.seconds(1)),
                 doc: "First delivery retry delay, doubled per attempt up to 5 minutes."),
