@@ -44,16 +44,22 @@ struct BenchWorkspace {
             .write(to: root.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
     }
 
-    /// The provider time the gateway recorded for each reply (outbox `meta.provider_ms`), by message index.
+    /// The provider time the gateway recorded for each reply (outbox `meta.provider_ms`), by message index (the
+    /// journal's external id is `<chat>:<message_id>`, and the driver sends message i as message_id i + 1).
     func providerTimes() throws -> [Int: Double] {
         var configuration = Configuration()
         configuration.readonly = true
         let database = try DatabaseQueue(path: root.appendingPathComponent("data/swiftlet.sqlite").path, configuration: configuration)
         return try database.read { db in
             var times: [Int: Double] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT body, json_extract(meta, '$.provider_ms') AS provider FROM outbox WHERE channel = 'telegram'") {
-                guard let body: String = row["body"], let index = MessageTimings.index(in: body), let provider: Double = row["provider"] else { continue }
-                times[index] = provider
+            let sql = """
+                SELECT j.external_id AS external, json_extract(o.meta, '$.provider_ms') AS provider
+                FROM outbox o JOIN ingress_journal j ON j.id = o.message_id WHERE o.channel = 'telegram'
+                """
+            for row in try Row.fetchAll(db, sql: sql) {
+                guard let external: String = row["external"], let id = external.split(separator: ":").last.flatMap({ Int($0) }), let provider: Double = row["provider"]
+                else { continue }
+                times[id - 1] = provider
             }
             return times
         }

@@ -68,10 +68,10 @@ struct SwiftletChannelLoad: AsyncParsableCommand {
         let telegram = FakeTelegram()
         let clock = ContinuousClock()
         let origin = clock.now
-        let timings = MessageTimings(count: chats + messages)
+        let timings = MessageTimings(count: chats + messages, chats: chats)
         telegram.observeSends(keep: false) { sent in
-            guard sent.method == "sendMessage", let index = MessageTimings.index(in: sent.text) else { return }
-            timings.arrived(index, at: (clock.now - origin).milliseconds)
+            guard sent.method == "sendMessage" else { return }
+            timings.replied(to: sent.chatID, at: (clock.now - origin).milliseconds)
         }
         let report = try await FakePlatformServer.withServer(telegram.router) { server in
             let bench = try BenchWorkspace(provider: provider, telegram: telegram, telegramURL: server.baseURL, telegramPort: server.port, concurrency: concurrency)
@@ -141,8 +141,8 @@ struct WebhookSender: Sendable {
             for (offset, index) in indices.enumerated() {
                 let due = start + .seconds(Double(offset) / rate)
                 if due > clock.now { try await clock.sleep(until: due) }
-                let chat = Int64(10_000 + index % chats)
-                let body = telegram.queueMessage(chatID: chat, from: chat, text: MessageTimings.text(for: index), queue: false)
+                let chat = timings.chatID(of: index)
+                let body = telegram.queueMessage(chatID: chat, from: chat, text: MessageTimings.text(for: index), messageID: index + 1, queue: false)
                 group.addTask {
                     var request = HTTPClientRequest(url: url)
                     request.method = .POST

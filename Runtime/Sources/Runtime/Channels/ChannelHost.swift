@@ -180,7 +180,8 @@ final class PreviewBoard: Sendable {
             all[id] = preview
             guard !preview.finished, preview.sending == nil else { return }
             if let last = preview.lastSent, ContinuousClock.now - last < Self.interval { return }
-            guard ReplyMedia.previewText(preview.text).count >= Self.minimumText else { return }
+            // The byte count bounds the characters from above: most short answers stop here, before the scan.
+            guard preview.text.utf8.count >= Self.minimumText, ReplyMedia.previewText(preview.text).count >= Self.minimumText else { return }
             all[id]?.sending = Task { await self.send(id) }
         }
     }
