@@ -306,12 +306,13 @@ import Testing
     @Test func anIdleSessionStartsFresh() async throws {
         let fake = FakeProvider()
         try await FakeProviderServer.withServer(fake) { server in
-            let gateway = try await TestGateway.start(config: Self.config(server) + "\nsessions:\n  idle_reset: 1s\n")
+            // Long enough that two replies in a row fit inside it on a loaded 2-core CI machine (1 s did not).
+            let gateway = try await TestGateway.start(config: Self.config(server) + "\nsessions:\n  idle_reset: 4s\n")
             try await WebChatProbe.with(port: gateway.port, token: gateway.controlToken) { chat in
                 _ = try await chat.reply(to: try await chat.send("remember the word pelican"))
                 _ = try await chat.reply(to: try await chat.send("right away"))
                 #expect(fake.lastRequest?.messages.contains { $0["content"]?.stringValue == "remember the word pelican" } == true)
-                try await Task.sleep(for: .milliseconds(1200))
+                try await Task.sleep(for: .milliseconds(4300))
                 _ = try await chat.reply(to: try await chat.send("after a pause"))
                 let sent = fake.lastRequest?.messages ?? []
                 #expect(!sent.contains { $0["content"]?.stringValue?.contains("pelican") == true }, "the idle reset dropped earlier turns")
