@@ -176,7 +176,8 @@ import Testing
     @Test func stallMidStreamTimesOutOnIdle() async throws {
         let fake = FakeProvider()
         fake.enqueue(.hangAfterChunks(2))
-        let timeouts = ProviderTimeouts(connect: .seconds(2), firstToken: .seconds(2), idle: .milliseconds(300), total: .seconds(5))
+        // A generous first-token window: on a loaded 2-core CI machine the first chunks took over 2 s once.
+        let timeouts = ProviderTimeouts(connect: .seconds(5), firstToken: .seconds(15), idle: .milliseconds(300), total: .seconds(30))
         try await Self.withProvider(.anthropic, fake: fake, timeouts: timeouts) { provider, _ in
             await #expect(throws: ProviderError.timeout(phase: "idle", after: .milliseconds(300))) {
                 _ = try await provider.complete(ModelRequest(model: "m", messages: [.user("one two three four")])) { _ in }
