@@ -43,9 +43,9 @@ struct SlackPlugin: ChannelPlugin {
         do {
             answer = try await api.call("auth.test", json: [:])
         } catch let error as SlackWebAPI.CallError {
-            throw SlackSetupError("Slack auth.test failed, so the bot's user id is unknown: \(error.failure.message)")
+            throw ChannelSetupError("Slack auth.test failed, so the bot's user id is unknown: \(error.failure.message)")
         }
-        guard let user = answer["user_id"] as? String, !user.isEmpty else { throw SlackSetupError("Slack auth.test answered without a user_id") }
+        guard let user = answer["user_id"] as? String, !user.isEmpty else { throw ChannelSetupError("Slack auth.test answered without a user_id") }
         await identity.set(user)
         context.log(.info, "connected to Slack", metadata: ["bot_user_id": user, "team": answer["team"] as? String ?? ""])
     }
@@ -55,7 +55,7 @@ struct SlackPlugin: ChannelPlugin {
     // MARK: Receiving
 
     func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
-        guard request.method == "POST" else { return Self.json(["error": "Slack events are POSTed"], status: 405) }
+        guard request.method == "POST" else { return .json(["error": "Slack events are POSTed"], status: 405) }
         let secret: String
         let token: String
         do {
@@ -63,32 +63,32 @@ struct SlackPlugin: ChannelPlugin {
             token = try context.secret("slack_bot_token")
         } catch {
             context.log(.error, "a Slack event could not be checked", metadata: ["error": "\(error)"])
-            return Self.json(["error": "the channel is not configured"], status: 500)
+            return .json(["error": "the channel is not configured"], status: 500)
         }
         if let problem = SlackRequestSignature.problem(
             timestamp: request.header("X-Slack-Request-Timestamp"), signature: request.header("X-Slack-Signature"), body: request.body, now: Date(),
             verify: { hex, message in context.verifyHMACSHA256(hex: hex, key: Data(secret.utf8), message: message) })
         {
             context.log(.warning, "Slack event refused", metadata: ["reason": problem.rawValue, "ip": request.remoteAddress ?? "?"])
-            return Self.json(["error": problem.rawValue], status: 401)
+            return .json(["error": problem.rawValue], status: 401)
         }
         switch SlackEventDecision.decide(request.body, botUserID: await identity.botUserID, token: token) {
         case .challenge(let challenge):
-            return Self.json(["challenge": challenge])
+            return .json(["challenge": challenge])
         case .ignored(let reason):
             context.log(.debug, "Slack event ignored", metadata: ["reason": reason])
-            return Self.json([:])
+            return .json([:])
         case .invalid(let reason):
             context.log(.warning, "Slack event not understood", metadata: ["reason": reason])
-            return Self.json(["error": reason], status: 400)
+            return .json(["error": reason], status: 400)
         case .message(let message):
             do {
                 try await context.inbound.receive(message)
-                return Self.json([:])
+                return .json([:])
             } catch {
                 // Slack redelivers a request that is not answered 2xx (up to three times).
                 context.log(.error, "a Slack message could not be taken; Slack will redeliver it", metadata: ["error": "\(error)"])
-                return Self.json(["error": "not accepted, retry later"], status: 500)
+                return .json(["error": "not accepted, retry later"], status: 500)
             }
         }
     }
@@ -144,7 +144,7 @@ struct SlackPlugin: ChannelPlugin {
     private func connection(for target: String, context: any PluginContext) throws(ChannelSendFailure) -> (SlackWebAPI, SlackTarget) {
         do {
             let settings = try SlackSettings.parse(context.configuration)
-            guard let parsed = SlackTarget(target) else { throw SlackSetupError("'\(target)' is not a Slack reply target") }
+            guard let parsed = SlackTarget(target) else { throw ChannelSetupError("'\(target)' is not a Slack reply target") }
             return (SlackWebAPI(baseURL: settings.baseURL, token: try context.secret("slack_bot_token"), http: context.http), parsed)
         } catch {
             throw ChannelSendFailure("\(error)", retryable: false)
@@ -185,10 +185,6 @@ struct SlackPlugin: ChannelPlugin {
         var form = [("files", String(decoding: files, as: UTF8.self)), ("channel_id", target.channel)]
         if let thread = target.threadTS { form.append(("thread_ts", thread)) }
         _ = try await api.call("files.completeUploadExternal", form: form)
-    }
-
-    static func json(_ object: [String: String], status: Int = 200) -> ChannelWebhookResponse {
-        ChannelWebhookResponse(status: status, body: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }
 }
 

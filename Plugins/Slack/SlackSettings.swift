@@ -19,31 +19,14 @@ struct SlackSettings: Sendable, Equatable {
         self.botUserID = botUserID
     }
 
-    static func parse(_ json: String) throws(SlackSetupError) -> SlackSettings {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else {
-            throw SlackSetupError("the config of the slack entry in tools.json is not a JSON object")
-        }
-        var settings = SlackSettings()
-        if let value = object["base_url"] {
-            guard let text = value as? String, text.hasPrefix("http://") || text.hasPrefix("https://") else {
-                throw SlackSetupError("config.base_url must be an http(s) URL such as \(defaultBaseURL)")
-            }
-            settings.baseURL = text.hasSuffix("/") ? String(text.dropLast()) : text
-        }
+    static func parse(_ json: String) throws(ChannelSetupError) -> SlackSettings {
+        let object = try ChannelConfig.object(json, plugin: "slack")
+        var settings = SlackSettings(baseURL: try ChannelConfig.baseURL(in: object, default: defaultBaseURL))
         if let value = object["bot_user_id"] {
-            guard let text = value as? String, !text.isEmpty else { throw SlackSetupError("config.bot_user_id must be the bot's Slack user id (U…)") }
+            guard let text = value as? String, !text.isEmpty else { throw ChannelSetupError("config.bot_user_id must be the bot's Slack user id (U…)") }
             settings.botUserID = text
         }
         return settings
-    }
-}
-
-/// A configuration problem: the channel cannot work until the entry or a secret is fixed.
-struct SlackSetupError: Error, Sendable, CustomStringConvertible {
-    var description: String
-
-    init(_ description: String) {
-        self.description = description
     }
 }
 

@@ -52,11 +52,9 @@ struct SlackWebAPI: Sendable {
     /// Sends a request; a transport failure is retryable, a refusal by the entry's permissions is not.
     static func perform(_ request: PluginHTTPRequest, what: String, http: any PluginHTTPClient) async throws -> PluginHTTPResponse {
         do {
-            return try await http.send(request)
-        } catch let denied as PluginAccessDenied {
-            throw CallError(code: nil, failure: ChannelSendFailure("\(what): \(denied) (add the host to permissions.network)", retryable: false))
+            return try await http.send(request, delivering: what)
         } catch {
-            throw CallError(code: nil, failure: ChannelSendFailure("\(what) could not be reached: \(error)"))
+            throw CallError(code: nil, failure: error)
         }
     }
 

@@ -58,19 +58,19 @@ public final class TelegramPlugin: ChannelPlugin {
         do {
             settings = try JSONDecoder().decode(Settings.self, from: Data(context.configuration.utf8))
         } catch {
-            throw ChannelSendFailure("the telegram entry's config is invalid: \(error)", retryable: false)
+            throw ChannelSetupError("the telegram entry's config is invalid: \(error)")
         }
-        guard ["polling", "webhook"].contains(settings.mode) else { throw ChannelSendFailure("config.mode must be polling or webhook", retryable: false) }
+        guard ["polling", "webhook"].contains(settings.mode) else { throw ChannelSetupError("config.mode must be polling or webhook") }
         let api = TelegramAPI(baseURL: settings.baseURL, token: try context.secret("telegram_bot_token"), http: context.http)
         let me = try await api.call("getMe", [:]) as? [String: Any] ?? [:]
-        guard let id = (me["id"] as? NSNumber)?.int64Value else { throw ChannelSendFailure("getMe did not say who the bot is", retryable: false) }
+        guard let id = (me["id"] as? NSNumber)?.int64Value else { throw ChannelSetupError("getMe did not say who the bot is") }
         let bot = Bot(id: id, username: me["username"] as? String ?? "")
         state.withLock {
             $0.bot = bot
             $0.settings = settings
         }
         if settings.mode == "webhook" {
-            guard !settings.webhookURL.isEmpty else { throw ChannelSendFailure("webhook mode needs config.webhook_url", retryable: false) }
+            guard !settings.webhookURL.isEmpty else { throw ChannelSetupError("webhook mode needs config.webhook_url") }
             _ = try await api.call(
                 "setWebhook",
                 ["url": settings.webhookURL, "secret_token": try context.secret("telegram_webhook_secret"), "allowed_updates": ["message"]])
@@ -122,27 +122,27 @@ public final class TelegramPlugin: ChannelPlugin {
     }
 
     public func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
-        guard request.method == "POST" else { return ChannelWebhookResponse(status: 405, body: Data(#"{"error":"POST only"}"#.utf8)) }
+        guard request.method == "POST" else { return .json(["error": "POST only"], status: 405) }
         guard let secret = try? context.secret("telegram_webhook_secret"), let given = request.header("X-Telegram-Bot-Api-Secret-Token"),
-            context.constantTimeEqual(given, secret)
+            ConstantTime.equal(given, secret)
         else {
-            return ChannelWebhookResponse(status: 401, body: Data(#"{"error":"missing or wrong X-Telegram-Bot-Api-Secret-Token"}"#.utf8))
+            return .json(["error": "missing or wrong X-Telegram-Bot-Api-Secret-Token"], status: 401)
         }
         let (bot, settings) = state.withLock { ($0.bot, $0.settings) }
         guard let bot, let token = try? context.secret("telegram_bot_token") else {
-            return ChannelWebhookResponse(status: 503, body: Data(#"{"error":"the channel is not started"}"#.utf8))
+            return .json(["error": "the channel is not started"], status: 503)
         }
         guard let object = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any],
             let update = TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
         else {
-            return ChannelWebhookResponse(status: 400, body: Data(#"{"error":"not a Telegram update"}"#.utf8))
+            return .json(["error": "not a Telegram update"], status: 400)
         }
         if let message = update.message, let inbound = await inbound(message, api: TelegramAPI(baseURL: settings.baseURL, token: token, http: context.http)) {
             do {
                 try await context.inbound.receive(inbound)
             } catch {
                 // Telegram delivers the update again after a failed answer.
-                return ChannelWebhookResponse(status: 500, body: Data(#"{"error":"not stored; send it again"}"#.utf8))
+                return .json(["error": "not stored; send it again"], status: 500)
             }
         }
         return ChannelWebhookResponse()
@@ -294,24 +294,16 @@ struct TelegramAPI {
     func call(_ method: String, _ parameters: [String: Any], timeout: Double = 30) async throws -> Any {
         let body = try JSONSerialization.data(withJSONObject: parameters)
         let response = try await http.send(
-            PluginHTTPRequest(method: "POST", url: "\(baseURL)/bot\(token)/\(method)", headers: [("Content-Type", "application/json")], body: body, timeoutSeconds: timeout))
+            PluginHTTPRequest(method: "POST", url: "\(baseURL)/bot\(token)/\(method)", headers: [("Content-Type", "application/json")], body: body, timeoutSeconds: timeout),
+            delivering: "Telegram \(method)")
         return try Self.result(response, method: method)
     }
 
     func upload(_ method: String, fields: [(String, String)], file: (field: String, name: String, type: String, data: Data)) async throws -> Any {
-        let boundary = "swiftlet-" + UUID().uuidString
-        var body = Data()
-        for (name, value) in fields {
-            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
-        }
-        let safeName = file.name.replacingOccurrences(of: "\"", with: "_").replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.field)\"; filename=\"\(safeName)\"\r\nContent-Type: \(file.type)\r\n\r\n".utf8))
-        body.append(file.data)
-        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        let form = MultipartForm(fields: fields, file: (name: file.field, fileName: file.name, mimeType: file.type, data: file.data))
         let response = try await http.send(
-            PluginHTTPRequest(
-                method: "POST", url: "\(baseURL)/bot\(token)/\(method)", headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: body,
-                timeoutSeconds: 120))
+            PluginHTTPRequest(method: "POST", url: "\(baseURL)/bot\(token)/\(method)", headers: [("Content-Type", form.contentType)], body: form.body, timeoutSeconds: 120),
+            delivering: "Telegram \(method)")
         return try Self.result(response, method: method)
     }
 

@@ -62,11 +62,9 @@ struct WhatsAppGraphAPI: Sendable {
     private func call(_ request: PluginHTTPRequest) async throws -> [String: Any] {
         let response: PluginHTTPResponse
         do {
-            response = try await http.send(request)
-        } catch let denied as PluginAccessDenied {
-            throw CallError(code: nil, failure: ChannelSendFailure("WhatsApp: \(denied) (add the host to permissions.network)", retryable: false))
+            response = try await http.send(request, delivering: "WhatsApp")
         } catch {
-            throw CallError(code: nil, failure: ChannelSendFailure("WhatsApp could not be reached: \(error)"))
+            throw CallError(code: nil, failure: error)
         }
         if let failure = Self.failure(status: response.status, retryAfter: response.header("Retry-After"), body: response.body) { throw failure }
         guard let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] else {
@@ -103,27 +101,5 @@ struct WhatsAppGraphAPI: Sendable {
         default:
             return CallError(code: code, failure: ChannelSendFailure(said, retryable: false))
         }
-    }
-}
-
-/// A `multipart/form-data` body: text fields, then one file.
-struct MultipartForm: Sendable {
-    let boundary = "swiftlet-" + UUID().uuidString.lowercased()
-    let body: Data
-
-    var contentType: String { "multipart/form-data; boundary=\(boundary)" }
-
-    init(fields: [(String, String)], file: (name: String, fileName: String, mimeType: String, data: Data)) {
-        var body = Data()
-        for (name, value) in fields {
-            body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
-        }
-        // A quote or line break in the name would end the header early.
-        let fileName = file.fileName.replacingOccurrences(of: "\"", with: "%22").replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")
-        body += Data(
-            "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(file.name)\"; filename=\"\(fileName)\"\r\nContent-Type: \(file.mimeType)\r\n\r\n".utf8)
-        body += file.data
-        body += Data("\r\n--\(boundary)--\r\n".utf8)
-        self.body = body
     }
 }

@@ -51,7 +51,7 @@ struct WhatsAppPlugin: ChannelPlugin {
         switch request.method {
         case "GET":
             // The subscription handshake: echo the challenge only to the one who knows the verify token.
-            guard request.query["hub.mode"] == "subscribe", let given = request.query["hub.verify_token"], context.constantTimeEqual(given, secrets.verifyToken),
+            guard request.query["hub.mode"] == "subscribe", let given = request.query["hub.verify_token"], ConstantTime.equal(given, secrets.verifyToken),
                 let challenge = request.query["hub.challenge"]
             else {
                 context.log(.warning, "WhatsApp webhook verification refused", metadata: ["ip": request.remoteAddress ?? "?"])

@@ -1,4 +1,8 @@
+import AsyncHTTPClient
+import FakePlatforms
 import Foundation
+import Hummingbird
+import NIOCore
 import PluginAPI
 import Testing
 
@@ -35,5 +39,32 @@ import Testing
         #expect(
             extracted.text
                 == "Done.\n(/etc/passwd was not sent: only files inside the workspace can be sent)\n(media/missing.pdf was not sent: no such file)\n(media was not sent: no such file)")
+    }
+}
+
+/// `MediaInbox`: files that come with inbound messages, fetched through a channel's `PluginHTTP`.
+@Suite struct MediaInboxTests {
+    @Test("a file larger than media.max_size is cut off while streaming (no declared size) and described, not saved; a small one is saved")
+    func sizeLimitWhileStreaming() async throws {
+        let router = Router()
+        router.get("big") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 7, count: 3000))) }
+        router.get("small") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 7, count: 500))) }
+        try await FakePlatformServer.withServer(router) { server in
+            let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("media-inbox-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: workspace) }
+            var grant = PermissionSet()
+            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let inbox = MediaInbox(workspace: workspace, settings: GatewayConfig.Media(maxSize: 1000, directory: "media/inbound"))
+            let saved = await inbox.fetch(
+                [InboundAttachment(kind: .document, fileName: "big.bin", url: server.baseURL + "/big"), InboundAttachment(kind: .image, mimeType: "image/png", url: server.baseURL + "/small")],
+                channel: "test", messageKey: "m1", http: PluginHTTP(client: client, permissions: grant))
+            try await client.shutdown()
+            #expect(saved[0].path == nil)
+            #expect(saved[0].problem == "not downloaded: larger than media.max_size (1 KB)")
+            let small = try #require(saved[1].path)
+            #expect(small.hasSuffix("/m1-2-image.png"))
+            #expect(try Data(contentsOf: workspace.appendingPathComponent(small)).count == 500)
+        }
     }
 }

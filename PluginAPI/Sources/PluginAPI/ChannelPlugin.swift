@@ -33,7 +33,7 @@ public protocol ChannelPlugin: Plugin {
 
 extension ChannelPlugin {
     public func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
-        ChannelWebhookResponse(status: 404, body: Data(#"{"error":"this channel takes no webhooks"}"#.utf8))
+        .json(["error": "this channel takes no webhooks"], status: 404)
     }
 
     public func preview(_ text: String, target: String, previous: DeliveryReceipt?, context: any PluginContext) async throws -> DeliveryReceipt {
@@ -81,6 +81,11 @@ public struct ChannelWebhookResponse: Sendable {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// A JSON object of strings (`{"error": "..."}`, `{"challenge": "..."}`).
+    public static func json(_ object: [String: String], status: Int = 200) -> ChannelWebhookResponse {
+        ChannelWebhookResponse(status: status, body: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8))
     }
 
     /// A plain-text answer (verification challenges echo a value back).

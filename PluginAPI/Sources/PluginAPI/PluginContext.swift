@@ -36,12 +36,7 @@ extension PluginContext {
     /// constant time.
     public func verifyHMACSHA256(hex signature: String, key: Data, message: Data) -> Bool {
         let expected = hmacSHA256(key: key, message: message).map { String(format: "%02x", $0) }.joined()
-        return constantTimeEqual(signature.lowercased(), expected)
-    }
-
-    /// Whether two secrets (tokens, signatures) are equal, in time that does not depend on where they differ.
-    public func constantTimeEqual(_ given: String, _ expected: String) -> Bool {
-        ConstantTime.equal(given, expected)
+        return ConstantTime.equal(signature.lowercased(), expected)
     }
 }
 

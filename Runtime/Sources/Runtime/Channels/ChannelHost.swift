@@ -127,7 +127,10 @@ final class PluginChannelSender: StreamingChannel {
             _ = try await plugin.send(message, context: context)
             previews?.forget(entry.messageID)
         } catch let failure as ChannelSendFailure {
-            if !failure.retryable { throw PermanentDeliveryError(failure.message) }
+            if !failure.retryable {
+                previews?.forget(entry.messageID)
+                throw PermanentDeliveryError(failure.message)
+            }
             if let wait = failure.retryAfterSeconds { throw DeliveryDeferred(failure.message, retryAfter: wait) }
             throw failure
         }

@@ -110,17 +110,22 @@ final class HookSender: ChannelSender {
         self.configuration = configuration
     }
 
-    /// Runs `submit` (true: the message was journaled) with a waiter registered under `target`, then waits up to
-    /// `timeout` for its reply; nil when it did not come in time (it then goes to the callback URL).
-    func waitForReply(target: String, timeout: Duration, submit: () async throws -> Bool) async throws -> OutboxEntry? {
+    /// Runs `submit` (the gate) and, when `timeout` is given and the message was accepted, waits that long for its
+    /// reply, with a waiter registered under `target` before the message can be answered. The reply is nil when it
+    /// did not come in time (it then goes to the callback URL).
+    func receive(
+        waitingUpTo timeout: Duration?, target: String, submit: () async throws -> ChannelGate.Outcome
+    ) async throws -> (ChannelGate.Outcome, OutboxEntry?) {
+        guard let timeout else { return (try await submit(), nil) }
         let (replies, continuation) = AsyncStream<OutboxEntry>.makeStream(bufferingPolicy: .bufferingNewest(1))
         waiters.withLock { $0[target] = continuation }
         defer {
             waiters.withLock { $0[target] = nil }
             continuation.finish()
         }
-        guard try await submit() else { return nil }
-        return await withTaskGroup(of: OutboxEntry?.self) { group in
+        let outcome = try await submit()
+        guard case .accepted = outcome else { return (outcome, nil) }
+        let reply = await withTaskGroup(of: OutboxEntry?.self) { group in
             group.addTask {
                 for await reply in replies { return reply }
                 return nil
@@ -133,6 +138,7 @@ final class HookSender: ChannelSender {
             group.cancelAll()
             return first
         }
+        return (outcome, reply)
     }
 
     func deliver(_ entry: OutboxEntry) async throws {

@@ -1,4 +1,5 @@
 public import Foundation
+import NIOCore
 public import PluginAPI
 
 /// Downloads the files that come with inbound messages into the workspace, within `media.max_size`, and
@@ -40,11 +41,11 @@ public struct MediaInbox: Sendable {
         do {
             response = try await http.send(
                 PluginHTTPRequest(url: attachment.url, headers: attachment.headers.map { ($0.key, $0.value) }, timeoutSeconds: 120, maxResponseBytes: settings.maxSize))
+        } catch is NIOTooManyBytesError {
+            result.problem = "not downloaded: larger than media.max_size (\(Self.size(settings.maxSize)))"
+            return result
         } catch {
-            let text = "\(error)"
-            result.problem =
-                text.contains("tooManyBytes") || text.contains("TooManyBytes")
-                ? "not downloaded: larger than media.max_size (\(Self.size(settings.maxSize)))" : "could not be downloaded: \(Self.redacting(attachment.url, in: text))"
+            result.problem = "could not be downloaded: \(Self.redacting(attachment.url, in: "\(error)"))"
             return result
         }
         guard (200..<300).contains(response.status) else {
@@ -88,18 +89,7 @@ public struct MediaInbox: Sendable {
     }
 
     static func defaultName(_ attachment: InboundAttachment) -> String {
-        let ext: String =
-            switch attachment.mimeType ?? "" {
-            case "image/jpeg": ".jpg"
-            case "image/png": ".png"
-            case "image/webp": ".webp"
-            case "audio/ogg": ".ogg"
-            case "audio/mpeg": ".mp3"
-            case "video/mp4": ".mp4"
-            case "application/pdf": ".pdf"
-            default: ""
-            }
-        return attachment.kind.rawValue + ext
+        attachment.kind.rawValue + MediaType.fileExtension(of: attachment.mimeType ?? "")
     }
 
     static func size(_ bytes: Int) -> String {

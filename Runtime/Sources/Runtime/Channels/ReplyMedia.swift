@@ -49,35 +49,11 @@ public enum ReplyMedia {
                 problems.append("(\(given) was not sent: larger than 50 MB)")
                 continue
             }
-            let type = mimeType(of: url.lastPathComponent)
-            attachments.append(OutboundAttachment(kind: kind(of: type), path: url.path, fileName: url.lastPathComponent, mimeType: type))
+            let type = MediaType.of(fileName: url.lastPathComponent)
+            attachments.append(OutboundAttachment(kind: MediaType.kind(of: type), path: url.path, fileName: url.lastPathComponent, mimeType: type))
         }
         var body = kept.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
         if !problems.isEmpty { body += (body.isEmpty ? "" : "\n") + problems.joined(separator: "\n") }
         return Extracted(text: body, attachments: attachments, problems: problems)
-    }
-
-    static func mimeType(of name: String) -> String {
-        switch (name as NSString).pathExtension.lowercased() {
-        case "jpg", "jpeg": "image/jpeg"
-        case "png": "image/png"
-        case "gif": "image/gif"
-        case "webp": "image/webp"
-        case "mp3": "audio/mpeg"
-        case "ogg", "oga": "audio/ogg"
-        case "mp4": "video/mp4"
-        case "pdf": "application/pdf"
-        case "txt", "md": "text/plain"
-        case "csv": "text/csv"
-        case "json": "application/json"
-        default: "application/octet-stream"
-        }
-    }
-
-    static func kind(of mimeType: String) -> InboundAttachment.Kind {
-        if mimeType.hasPrefix("image/") && mimeType != "image/gif" { return .image }
-        if mimeType.hasPrefix("audio/") { return .audio }
-        if mimeType.hasPrefix("video/") { return .video }
-        return .document
     }
 }

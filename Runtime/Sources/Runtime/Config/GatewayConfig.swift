@@ -173,7 +173,7 @@ public struct GatewayConfig: Sendable {
         openAIAPI = v.bool("api.openai.enabled")
         var access: [String: ChannelAccess] = [:]
         var hooks: [String: Hook] = [:]
-        for name in v.entryNames("channels") where name != "webchat" {
+        for name in v.entryNames("channels") {
             let key = { (field: String) in "channels.\(name).\(field)" }
             access[name] = ChannelAccess(
                 direct: ChannelAccess.DirectPolicy(rawValue: v.string(key("dm_policy"))) ?? .pairing, allowFrom: v.list(key("allow_from")),

@@ -71,10 +71,7 @@ public final class Gateway: Sendable {
             try await state.plugins.loadAll()
             try await state.skills.reload()
         } catch {
-            await state.plugins.shutdown()
-            await state.skills.shutdown()
-            await state.hooks.shutdown()
-            await state.router.shutdown()
+            await state.shutdownServices()
             try? await store.close()
             throw .tools("\(error)")
         }
@@ -183,10 +180,7 @@ struct StoreService: Service {
         let state = self.state
         try await Task {
             await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
-            await state.router.shutdown()
-            await state.plugins.shutdown()
-            await state.skills.shutdown()
-            await state.hooks.shutdown()
+            await state.shutdownServices()
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value

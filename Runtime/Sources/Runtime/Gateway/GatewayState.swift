@@ -105,6 +105,15 @@ public final class GatewayState: Sendable {
     }
 
     /// Writes an audit row; a failure to write is logged, never swallowed silently.
+    /// Stops what holds processes, connections and clients (channel plugins, skills, webhook callbacks, providers),
+    /// before the store closes.
+    func shutdownServices() async {
+        await plugins.shutdown()
+        await skills.shutdown()
+        await hooks.shutdown()
+        await router.shutdown()
+    }
+
     func audit(_ event: AuditEvent) async {
         do {
             try await store.appendAudit(event)

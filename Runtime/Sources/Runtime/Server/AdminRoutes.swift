@@ -112,7 +112,7 @@ extension GatewayRouter {
                 throw APIError(.notFound, code: "unknown_message", message: "no message with id \(id) in the ingress journal")
             }
             let events = try await state.store.traceEvents(messageID: id)
-            let reply = try await state.store.outboxEntry(id: "\(id):reply")
+            let reply = try await state.store.outboxEntry(id: OutboxEntry.replyID(for: id))
             return JSONBody.response(encoding: TraceReport(message: entry, events: events, reply: reply))
         }
 

@@ -43,10 +43,7 @@ extension GatewayRouter {
                 throw APIError(.notFound, code: "unknown_hook", message: "no webhook channel named '\(name)' (set channels.\(name).hook.secret or hook.token)")
             }
             let body = Data(try await request.body.collect(upTo: state.config.gateway.maxBodySize).readableBytesView)
-            if let failure = HookAuth.check(
-                hook: hook, signature: request.headers[values: .init("X-Swiftlet-Signature")!].first,
-                timestamp: request.headers[values: .init("X-Swiftlet-Timestamp")!].first, authorization: request.headers[.authorization], body: body)
-            {
+            if let failure = hookAuthFailure(hook, request, body: body) {
                 state.logger.warning("webhook refused", metadata: ["hook": "\(name)", "reason": "\(failure.rawValue)", "ip": "\(context.clientIP ?? "?")"])
                 throw APIError(.unauthorized, code: failure.rawValue, message: failure.message)
             }
@@ -59,20 +56,10 @@ extension GatewayRouter {
             let inbound = PluginAPI.InboundMessage(
                 externalID: message.id, peer: message.group ?? message.sender, isGroup: message.group != nil, sender: message.sender, thread: message.thread,
                 text: message.text, mentioned: message.mentioned, replyTarget: target)
-            let outcome = OutcomeBox()
-            let reply: OutboxEntry?
-            if message.reply == .sync {
-                reply = try await sender.waitForReply(target: target, timeout: hook.replyTimeout) {
-                    let result = try await state.gate.receive(inbound, channel: name, http: nil)
-                    outcome.value = result
-                    if case .accepted = result { return true }
-                    return false
-                }
-            } else {
-                outcome.value = try await state.gate.receive(inbound, channel: name, http: nil)
-                reply = nil
+            let (outcome, reply) = try await sender.receive(waitingUpTo: message.reply == .sync ? hook.replyTimeout : nil, target: target) {
+                try await state.gate.receive(inbound, channel: name, http: nil)
             }
-            switch outcome.value {
+            switch outcome {
             case .accepted(let messageID, _):
                 if let reply {
                     return JSONBody.response(["status": "answered", "message_id": messageID, "kind": reply.kind.rawValue, "reply": reply.body])
@@ -82,7 +69,7 @@ extension GatewayRouter {
                     status: .accepted)
             case .duplicate(let messageID):
                 var answer: [String: Any] = ["status": "duplicate", "message_id": messageID, "reply_url": "/hooks/\(name)/replies/\(messageID)"]
-                if let earlier = try await state.store.outboxEntry(id: "\(messageID):reply") {
+                if let earlier = try await state.store.outboxEntry(id: OutboxEntry.replyID(for: messageID)) {
                     answer["reply"] = earlier.body
                     answer["kind"] = earlier.kind.rawValue
                 }
@@ -95,8 +82,6 @@ extension GatewayRouter {
                 throw APIError(
                     .tooManyRequests, code: "rate_limited", message: RateLimiter.notice(scope: scope, retryAfter: retryAfter),
                     headers: [.retryAfter: String(max(1, Int(retryAfter.rounded(.up))))])
-            case nil:
-                throw APIError(.internalServerError, code: "internal", message: "the message was not handled")
             }
         }
 
@@ -107,20 +92,24 @@ extension GatewayRouter {
             guard let hook = state.config.hooks[name] else {
                 throw APIError(.notFound, code: "unknown_hook", message: "no webhook channel named '\(name)'")
             }
-            if let failure = HookAuth.check(
-                hook: hook, signature: request.headers[values: .init("X-Swiftlet-Signature")!].first,
-                timestamp: request.headers[values: .init("X-Swiftlet-Timestamp")!].first, authorization: request.headers[.authorization], body: Data())
-            {
+            if let failure = hookAuthFailure(hook, request, body: Data()) {
                 throw APIError(.unauthorized, code: failure.rawValue, message: failure.message)
             }
             guard let journal = try await state.store.journalEntry(id: id), journal.channel == name else {
                 throw APIError(.notFound, code: "unknown_message", message: "no message \(id) on \(name)")
             }
-            guard let reply = try await state.store.outboxEntry(id: "\(id):reply") else {
+            guard let reply = try await state.store.outboxEntry(id: OutboxEntry.replyID(for: id)) else {
                 return JSONBody.response(["status": journal.status == .pending ? "pending" : journal.status.rawValue, "message_id": id], status: .accepted)
             }
             return JSONBody.response(["status": "answered", "message_id": id, "kind": reply.kind.rawValue, "reply": reply.body])
         }
+    }
+
+    /// ``HookAuth/check(hook:signature:timestamp:authorization:body:now:)`` of a request's headers.
+    static func hookAuthFailure(_ hook: GatewayConfig.Hook, _ request: Request, body: Data) -> HookAuth.Failure? {
+        HookAuth.check(
+            hook: hook, signature: request.headers[values: .init("X-Swiftlet-Signature")!].first,
+            timestamp: request.headers[values: .init("X-Swiftlet-Timestamp")!].first, authorization: request.headers[.authorization], body: body)
     }
 
     /// The per-IP limit of the public routes: 429 with Retry-After.
@@ -135,11 +124,4 @@ extension GatewayRouter {
                 headers: [.retryAfter: String(seconds)])
         }
     }
-}
-
-/// The gate's outcome, set inside the reply wait's closure.
-private final class OutcomeBox: @unchecked Sendable {
-    // Written once inside `waitForReply`'s submit closure and read after it returned, on the same task: no
-    // concurrent access.
-    var value: ChannelGate.Outcome?
 }

@@ -87,11 +87,14 @@ public struct OutboxEntry: Sendable, Codable, Equatable {
     public var createdAt: Date
     public var sentAt: Date?
 
+    /// The id of the outbox entry that answers message `messageID` (one reply per message).
+    public static func replyID(for messageID: String) -> String { "\(messageID):reply" }
+
     public init(
         messageID: String, sessionID: String, replyMessageID: String, channel: String, target: String, body: String, kind: Kind, meta: String = "{}",
         createdAt: Date = Date()
     ) {
-        self.id = "\(messageID):reply"
+        self.id = Self.replyID(for: messageID)
         self.messageID = messageID
         self.sessionID = sessionID
         self.replyMessageID = replyMessageID

@@ -125,11 +125,8 @@ public final class SQLiteStore: GatewayStore {
 
     public func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult {
         try await batcher.write { db in
-            if let external = entry.externalID,
-                let existing = try JournalRow.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE channel = ? AND external_id = ?"), arguments: [entry.channel, external])
-            {
-                return .duplicate(existing.record)
+            if let external = entry.externalID, let existing = try Self.journalEntry(channel: entry.channel, externalID: external, db) {
+                return .duplicate(existing)
             }
             try db.cachedStatement(
                 sql: """
@@ -165,9 +162,11 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func journalEntry(channel: String, externalID: String) async throws -> JournalEntry? {
-        try await pool.read { db in
-            try JournalRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE channel = ? AND external_id = ?"), arguments: [channel, externalID])?.record
-        }
+        try await pool.read { db in try Self.journalEntry(channel: channel, externalID: externalID, db) }
+    }
+
+    private static func journalEntry(channel: String, externalID: String, _ db: Database) throws -> JournalEntry? {
+        try JournalRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE channel = ? AND external_id = ?"), arguments: [channel, externalID])?.record
     }
 
     public func finishTurn(
