@@ -20,6 +20,11 @@ enum SlackEventDecision: Equatable {
 
     static func decide(_ body: Data, botUserID: String?, token: String) -> SlackEventDecision {
         guard let envelope = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { return .invalid("the body is not a JSON object") }
+        return decide(envelope: envelope, botUserID: botUserID, token: token)
+    }
+
+    /// The decision over an Events API payload, whether it came as a request body or inside a Socket Mode envelope.
+    static func decide(envelope: [String: Any], botUserID: String?, token: String) -> SlackEventDecision {
         switch envelope["type"] as? String {
         case "url_verification":
             guard let challenge = envelope["challenge"] as? String else { return .invalid("url_verification without a challenge") }

@@ -1,12 +1,13 @@
 import Foundation
 import PluginAPI
+import Synchronization
 
-/// `slack`: a Slack app over the Events API (HTTP webhooks) and the Web API.
+/// `slack`: a Slack app over the Events API (HTTP webhooks) or Socket Mode (WebSocket), and the Web API.
 ///
-/// Slack POSTs events to `/channels/slack/webhook` (the app's Request URL), signed with the app's signing secret;
-/// replies go out with `chat.postMessage`, streamed previews are edited in place with `chat.update`, files with the
-/// external upload flow. Socket Mode is not offered: it needs a WebSocket client, which the plugin API does not
-/// provide.
+/// With `config.mode` `events` (the default) Slack POSTs events to `/channels/slack/webhook` (the app's Request URL),
+/// signed with the app's signing secret. With `socket` the plugin opens Socket Mode connections with the app-level
+/// token instead (``SlackSocketMode``), and the gateway needs no public URL. Either way replies go out with
+/// `chat.postMessage`, streamed previews are edited in place with `chat.update`, files with the external upload flow.
 ///
 /// The tools.json entry:
 ///
@@ -17,10 +18,13 @@ import PluginAPI
 ///                  "files": {"read": ["media"]}}}
 /// ```
 ///
+/// Socket Mode takes `"mode": "socket"`, the secret `slack_app_token` instead of `slack_signing_secret`, and
+/// `wss-primary.slack.com:443` (where Slack's connection URLs point) in `network`.
+///
 /// `files.slack.com` serves the files users send and takes uploads; `files.read` must cover the folders whose files
 /// replies attach (`MEDIA:` lines), because an in-process plugin reads files only through the context.
 struct SlackPlugin: ChannelPlugin {
-    let metadata = PluginMetadata(name: "slack", version: "1.0.0", kind: .channel)
+    let metadata = PluginMetadata(name: "slack", version: "1.1.0", kind: .channel)
     let capabilities = ChannelCapabilities(textLimit: Self.textLimit, markup: .mrkdwn, editInPlace: true, media: true, threads: true, groups: true)
 
     /// Slack advises at most 4,000 characters per message (it truncates at 40,000).
@@ -28,34 +32,55 @@ struct SlackPlugin: ChannelPlugin {
 
     /// The bot's user id, learned at start (or from an event's authorizations before that).
     private let identity = SlackIdentity()
+    /// The Socket Mode connections, in socket mode.
+    private let socket = SlackSocketTask()
 
     func start(context: any PluginContext) async throws {
         let settings = try SlackSettings.parse(context.configuration)
         let token = try context.secret("slack_bot_token")
-        // Read now so a missing signing secret shows at load, not at the first event.
-        _ = try context.secret("slack_signing_secret")
+        // Read now so a missing secret shows at load, not at the first event.
+        let appToken = settings.mode == .socket ? try context.secret("slack_app_token") : try context.secret("slack_signing_secret")
+        let api = SlackWebAPI(baseURL: settings.baseURL, token: token, http: context.http)
         if let configured = settings.botUserID {
             await identity.set(configured)
-            return
+        } else {
+            let answer: [String: Any]
+            do {
+                answer = try await api.call("auth.test", json: [:])
+            } catch let error as SlackWebAPI.CallError {
+                throw ChannelSetupError("Slack auth.test failed, so the bot's user id is unknown: \(error.failure.message)")
+            }
+            guard let user = answer["user_id"] as? String, !user.isEmpty else { throw ChannelSetupError("Slack auth.test answered without a user_id") }
+            await identity.set(user)
+            context.log(.info, "connected to Slack", metadata: ["bot_user_id": user, "team": answer["team"] as? String ?? ""])
         }
-        let api = SlackWebAPI(baseURL: settings.baseURL, token: token, http: context.http)
-        let answer: [String: Any]
+        guard settings.mode == .socket else { return }
+        let socketMode = SlackSocketMode(
+            appAPI: SlackWebAPI(baseURL: settings.baseURL, token: appToken, http: context.http, tokenSecret: "slack_app_token"), botToken: token,
+            identity: identity, context: context)
+        // The first URL is asked for here, so a wrong app token fails the load; an outage only delays the connection.
+        var firstURL: String?
         do {
-            answer = try await api.call("auth.test", json: [:])
-        } catch let error as SlackWebAPI.CallError {
-            throw ChannelSetupError("Slack auth.test failed, so the bot's user id is unknown: \(error.failure.message)")
+            firstURL = try await socketMode.openURL()
+        } catch let error as SlackWebAPI.CallError where !error.failure.retryable {
+            throw ChannelSetupError("Slack Socket Mode cannot start: \(error.failure.message)")
+        } catch {
+            context.log(.warning, "Slack Socket Mode: no connection URL yet; retrying", metadata: ["error": "\(error)"])
         }
-        guard let user = answer["user_id"] as? String, !user.isEmpty else { throw ChannelSetupError("Slack auth.test answered without a user_id") }
-        await identity.set(user)
-        context.log(.info, "connected to Slack", metadata: ["bot_user_id": user, "team": answer["team"] as? String ?? ""])
+        socket.start { [firstURL] in await socketMode.run(firstURL: firstURL) }
     }
 
-    func stop() async {}
+    func stop() async {
+        await socket.stop()
+    }
 
     // MARK: Receiving
 
     func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
         guard request.method == "POST" else { return .json(["error": "Slack events are POSTed"], status: 405) }
+        if (try? SlackSettings.parse(context.configuration))?.mode == .socket {
+            return .json(["error": "this Slack channel receives its events over Socket Mode"], status: 404)
+        }
         let secret: String
         let token: String
         do {
@@ -194,6 +219,25 @@ actor SlackIdentity {
 
     func set(_ id: String) {
         botUserID = id
+    }
+}
+
+/// The task that keeps Socket Mode connections open, from start to stop.
+final class SlackSocketTask: Sendable {
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    func start(_ body: @escaping @Sendable () async -> Void) {
+        let running = Task { await body() }
+        task.withLock { $0 = running }
+    }
+
+    func stop() async {
+        let running = task.withLock { current in
+            defer { current = nil }
+            return current
+        }
+        running?.cancel()
+        await running?.value
     }
 }
 

@@ -25,6 +25,8 @@ struct SlackWebAPI: Sendable {
     let baseURL: String
     let token: String
     let http: any PluginHTTPClient
+    /// The secret `token` came from, named when Slack refuses it.
+    var tokenSecret = "slack_bot_token"
 
     /// A method that takes a JSON body (chat.postMessage, chat.update, auth.test). Throws ``CallError``.
     func call(_ method: String, json: [String: Any]) async throws -> [String: Any] {
@@ -46,7 +48,7 @@ struct SlackWebAPI: Sendable {
         let request = PluginHTTPRequest(
             method: "POST", url: "\(baseURL)/\(method)", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", contentType)], body: body)
         let response = try await Self.perform(request, what: "Slack \(method)", http: http)
-        return try Self.decode(method: method, status: response.status, retryAfter: response.header("Retry-After"), body: response.body)
+        return try Self.decode(method: method, status: response.status, retryAfter: response.header("Retry-After"), body: response.body, tokenSecret: tokenSecret)
     }
 
     /// Sends a request; a transport failure is retryable, a refusal by the entry's permissions is not.
@@ -59,7 +61,7 @@ struct SlackWebAPI: Sendable {
     }
 
     /// The answer's JSON object when it says `ok`, otherwise the failure it means.
-    static func decode(method: String, status: Int, retryAfter: String?, body: Data) throws -> [String: Any] {
+    static func decode(method: String, status: Int, retryAfter: String?, body: Data, tokenSecret: String) throws -> [String: Any] {
         if status == 429 {
             let wait = retryAfter.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? defaultRetryAfter
             throw CallError(code: "ratelimited", failure: ChannelSendFailure("Slack \(method) is rate limited (HTTP 429)", retryable: true, retryAfterSeconds: wait))
@@ -75,7 +77,9 @@ struct SlackWebAPI: Sendable {
         let code = object["error"] as? String ?? "unknown_error"
         var message = "Slack \(method) failed: \(code)"
         if credentialErrors.contains(code) {
-            message += " (check the secret slack_bot_token)"
+            message += " (check the secret \(tokenSecret))"
+        } else if code == "not_allowed_token_type" {
+            message += " (\(tokenSecret) holds the wrong kind of token: slack_bot_token takes the bot token xoxb-…, slack_app_token the app-level token xapp-…)"
         } else if code == "not_in_channel" {
             message += " (invite the bot to the channel)"
         } else if code == "missing_scope", let needed = object["needed"] as? String {

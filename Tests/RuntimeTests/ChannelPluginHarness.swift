@@ -24,7 +24,7 @@ enum ChannelPluginHarness {
     }
 
     static func run(
-        platform: Router<BasicRequestContext>, fake: FakeProvider = FakeProvider(), setup: (FakePlatformServer) -> Setup,
+        platform: Router<FakePlatformContext>, fake: FakeProvider = FakeProvider(), setup: (FakePlatformServer) -> Setup,
         _ body: (TestGateway, FakeProvider, FakePlatformServer) async throws -> Void
     ) async throws {
         try await FakePlatformServer.withServer(platform) { server in
@@ -176,10 +176,13 @@ final class RecordingPluginContext: PluginContext {
     var received: [PluginAPI.InboundMessage] { recordingInbound.messages.withLock { $0 } }
     var logged: [(level: PluginLogLevel, message: String)] { logs.withLock { $0 } }
 
+    let webSocket: any PluginWebSocketClient
+
     init(
-        name: String, configuration: String, secrets: [String: String], refusesInbound: Bool = false,
+        name: String, configuration: String, secrets: [String: String], refusesInbound: Bool = false, webSocket: any PluginWebSocketClient = RefusingWebSocketClient(),
         http: @escaping @Sendable (PluginHTTPRequest) throws -> PluginHTTPResponse
     ) {
+        self.webSocket = webSocket
         pluginName = name
         self.configuration = configuration
         self.secrets = secrets

@@ -46,7 +46,7 @@ import Testing
 @Suite struct MediaInboxTests {
     @Test("a file larger than media.max_size is cut off while streaming (no declared size) and described, not saved; a small one is saved")
     func sizeLimitWhileStreaming() async throws {
-        let router = Router()
+        let router = Router(context: FakePlatformContext.self)
         router.get("big") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 7, count: 3000))) }
         router.get("small") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 7, count: 500))) }
         try await FakePlatformServer.withServer(router) { server in

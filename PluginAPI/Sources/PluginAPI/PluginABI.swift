@@ -16,7 +16,7 @@
 ///
 /// Bump ``version`` on any change to the types the host and a plugin exchange.
 public enum PluginABI {
-    public static let version: Int32 = 4
+    public static let version: Int32 = 5
     /// `Int32 swiftlet_plugin_abi_version(void)`: the ABI version the plugin was built against.
     public static let versionSymbol = "swiftlet_plugin_abi_version"
     /// `void *swiftlet_plugin_create(void)`: a retained ``PluginExport``, as ``PluginExport/retained(_:)`` makes it.

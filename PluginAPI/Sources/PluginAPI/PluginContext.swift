@@ -12,6 +12,8 @@ public protocol PluginContext: Sendable {
     var configuration: String { get }
     var files: any PluginFiles { get }
     var http: any PluginHTTPClient { get }
+    /// WebSocket connections, limited like ``http``; in-process plugins only (the default refuses).
+    var webSocket: any PluginWebSocketClient { get }
     /// A key-value store private to this plugin that survives restarts and reloads.
     var store: any PluginKeyValueStore { get }
     /// Channel plugins deliver received messages here; tool plugins get a sink that refuses.
@@ -28,6 +30,8 @@ public protocol PluginContext: Sendable {
 }
 
 extension PluginContext {
+    public var webSocket: any PluginWebSocketClient { RefusingWebSocketClient() }
+
     public func log(_ level: PluginLogLevel, _ message: String) {
         log(level, message, metadata: [:])
     }

@@ -78,8 +78,7 @@ final class GatewayProcess: Sendable {
 
     let pid: Int32
     let baseURL: String
-    // Process is not Sendable; it is only asked to terminate, which Foundation allows from any thread.
-    private nonisolated(unsafe) let process: Process
+    private let process: Process
 
     private init(process: Process, baseURL: String) {
         self.process = process

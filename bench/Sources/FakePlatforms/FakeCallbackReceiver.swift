@@ -24,8 +24,8 @@ public final class FakeCallbackReceiver: Sendable {
         script.withLock { $0.append(contentsOf: statuses) }
     }
 
-    public var router: Router<BasicRequestContext> {
-        let router = Router()
+    public var router: Router<FakePlatformContext> {
+        let router = Router(context: FakePlatformContext.self)
         router.post("**") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 8 << 20)
             let status = self.script.withLock { $0.isEmpty ? 200 : $0.removeFirst() }

@@ -1,8 +1,21 @@
 public import Hummingbird
+public import HummingbirdWebSocket
 import Logging
 import NIOCore
 
-/// A local HTTP server for a fake platform API: runs a Hummingbird router on a free loopback port for the
+/// The request context of the fake platforms' routers: a basic context that can also upgrade to a WebSocket (the
+/// fake Slack's Socket Mode).
+public struct FakePlatformContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<Self>
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+    }
+}
+
+/// A local HTTP (and WebSocket) server for a fake platform API: runs a Hummingbird router on a free loopback port for the
 /// duration of a body.
 public struct FakePlatformServer: Sendable {
     public struct StartError: Error {}
@@ -11,13 +24,13 @@ public struct FakePlatformServer: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     public static func withServer<Value>(
-        _ router: Router<BasicRequestContext>, isolation: isolated (any Actor)? = #isolation, _ body: (FakePlatformServer) async throws -> Value
+        _ router: Router<FakePlatformContext>, isolation: isolated (any Actor)? = #isolation, _ body: (FakePlatformServer) async throws -> Value
     ) async throws -> Value {
         let (ports, bound) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "swiftlet.fake-platform")
         logger.logLevel = .critical
         let application = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), backlog: 4096),
+            router: router, server: .http1WebSocketUpgrade(webSocketRouter: router), configuration: .init(address: .hostname("127.0.0.1", port: 0), backlog: 4096),
             onServerRunning: { channel in
                 bound.yield(channel.localAddress?.port ?? 0)
                 bound.finish()

@@ -1,13 +1,17 @@
 import Crypto
 public import Foundation
 public import Hummingbird
+import HummingbirdWebSocket
 import NIOCore
 import Synchronization
 
 /// A local Slack: the Web API methods a channel calls (`auth.test`, `chat.postMessage`, `chat.update`, the external
 /// file upload `files.getUploadURLExternal` → upload URL → `files.completeUploadExternal`) under `/api/`, and private
 /// file downloads, with Slack's wire formats and error codes. It records every call, can be told to fail, and plays
-/// Slack's side of the Events API too: it builds event payloads and signs them as Slack does.
+/// Slack's side of the Events API too: it builds event payloads and signs them as Slack does. Socket Mode as well:
+/// `apps.connections.open` (app-level token only) hands out a one-use `…/link/?ticket=` WebSocket URL, a connection
+/// gets `hello`, and the test pushes envelopes, `disconnect` frames and drops through ``push(_:on:retryAttempt:envelopeID:)``,
+/// ``disconnect(reason:on:closeAfter:)`` and ``drop(_:)``; acknowledgements are recorded in ``acknowledged``.
 ///
 /// ```swift
 /// let slack = FakeSlack()
@@ -55,8 +59,18 @@ public final class FakeSlack: Sendable {
         var bytes: Data?
     }
 
+    /// What a Socket Mode connection of the fake is told to do next.
+    private enum Outgoing: Sendable {
+        case text(String)
+        case close
+    }
+
     private struct State {
         var calls: [FakePlatformCall] = []
+        var tickets: Set<String> = []
+        var sockets: [Int: AsyncStream<Outgoing>.Continuation] = [:]
+        var socketsOpened = 0
+        var acknowledged: [String] = []
         var failures: [(method: String?, failure: Failure)] = []
         var messages: [Message] = []
         var uploads: [String: Upload] = [:]
@@ -66,13 +80,19 @@ public final class FakeSlack: Sendable {
     }
 
     public let token: String
+    /// The app-level token (`xapp-…`) that `apps.connections.open` takes.
+    public let appToken: String
     public let signingSecret: String
     public let botUserID: String
     public let teamID: String
     private let state = Mutex(State())
 
-    public init(token: String = "xoxb-fake-bot-token", signingSecret: String = "fake-signing-secret", botUserID: String = "U0SWIFTBOT", teamID: String = "T0FAKE") {
+    public init(
+        token: String = "xoxb-fake-bot-token", appToken: String = "xapp-1-A0SWIFTLET-1-fake-app-token", signingSecret: String = "fake-signing-secret",
+        botUserID: String = "U0SWIFTBOT", teamID: String = "T0FAKE"
+    ) {
         self.token = token
+        self.appToken = appToken
         self.signingSecret = signingSecret
         self.botUserID = botUserID
         self.teamID = teamID
@@ -112,8 +132,8 @@ public final class FakeSlack: Sendable {
 
     // MARK: The platform
 
-    public var router: Router<BasicRequestContext> {
-        let router = Router()
+    public var router: Router<FakePlatformContext> {
+        let router = Router(context: FakePlatformContext.self)
         router.post("api/:method") { request, context -> Response in
             let call = try await FakePlatformCall.read(request)
             return self.answer(call, method: context.parameters.get("method") ?? "", host: request.head.authority ?? "127.0.0.1")
@@ -128,6 +148,17 @@ public final class FakeSlack: Sendable {
                 return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "OK - \(call.body.count)")))
             }
         }
+        router.ws(
+            "link",
+            shouldUpgrade: { request, _ in
+                let ticket = request.uri.queryParameters.get("ticket") ?? ""
+                // A ticket is good for one connection.
+                let valid = self.state.withLock { $0.tickets.remove(ticket) != nil }
+                return valid ? .upgrade([:]) : .dontUpgrade
+            },
+            onUpgrade: { inbound, outbound, _ in
+                try await self.serveSocket(inbound: inbound, outbound: outbound)
+            })
         router.get("files-pri/**") { request, _ -> Response in
             let call = try await FakePlatformCall.read(request)
             return self.state.withLock { state in
@@ -156,9 +187,13 @@ public final class FakeSlack: Sendable {
             let parameters = Self.parameters(call)
             let bearer = call.headers["authorization"].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? parameters["token"] as? String
             guard let bearer else { return Self.error("not_authed") }
-            guard bearer == token else { return Self.error("invalid_auth") }
+            // apps.connections.open takes only the app-level token, every other method only the bot token.
+            let expected = method == "apps.connections.open" ? appToken : token
+            guard bearer == expected else { return Self.error([token, appToken].contains(bearer) ? "not_allowed_token_type" : "invalid_auth") }
             func text(_ name: String) -> String? { (parameters[name] as? String).flatMap { $0.isEmpty ? nil : $0 } }
             switch method {
+            case "apps.connections.open":
+                return FakePlatformCall.json(["ok": true, "url": Self.issueTicket(in: &state, host: host)])
             case "auth.test":
                 return FakePlatformCall.json([
                     "ok": true, "url": "https://fake.slack.com/", "team": "Fake Team", "user": "swiftlet", "team_id": teamID, "user_id": botUserID,
@@ -222,6 +257,104 @@ public final class FakeSlack: Sendable {
 
     private static func error(_ code: String) -> Response {
         FakePlatformCall.json(["ok": false, "error": code])
+    }
+
+    // MARK: Socket Mode
+
+    /// A Socket Mode URL good for one connection, as `apps.connections.open` hands them out (`host` is `127.0.0.1:<port>`).
+    public func connectionURL(host: String) -> String {
+        state.withLock { Self.issueTicket(in: &$0, host: host) }
+    }
+
+    private static func issueTicket(in state: inout State, host: String) -> String {
+        let ticket = UUID().uuidString.lowercased()
+        state.tickets.insert(ticket)
+        return "ws://\(host)/link/?ticket=\(ticket)&app_id=A0SWIFTLET"
+    }
+
+    /// The connections open now, oldest first.
+    public var openSockets: [Int] { state.withLock { $0.sockets.keys.sorted() } }
+
+    /// How many connections were opened so far.
+    public var socketsOpened: Int { state.withLock { $0.socketsOpened } }
+
+    /// The envelope ids the app acknowledged, in order.
+    public var acknowledged: [String] { state.withLock { $0.acknowledged } }
+
+    /// Sends an `events_api` envelope around `payload` (an ``eventCallback(_:eventID:)``) on connection `socket`
+    /// (the newest when nil); its envelope id, or nil when no connection is open.
+    @discardableResult
+    public func push(_ payload: [String: Any], on socket: Int? = nil, retryAttempt: Int = 0, envelopeID: String = UUID().uuidString.lowercased()) -> String? {
+        let envelope: [String: Any] = [
+            "envelope_id": envelopeID, "payload": payload, "type": "events_api", "accepts_response_payload": false, "retry_attempt": retryAttempt,
+            "retry_reason": retryAttempt > 0 ? "timeout" : "",
+        ]
+        return send(.text(String(decoding: Self.encode(envelope), as: UTF8.self)), on: socket) ? envelopeID : nil
+    }
+
+    /// Sends a `disconnect` frame (`warning`, `refresh_requested`, `link_disabled`) on connection `socket` (the newest
+    /// when nil), and closes that connection `closeAfter` later when given, as Slack does.
+    @discardableResult
+    public func disconnect(reason: String, on socket: Int? = nil, closeAfter: Duration? = nil) -> Bool {
+        guard let id = socket ?? openSockets.last else { return false }
+        let frame: [String: Any] = ["type": "disconnect", "reason": reason, "debug_info": ["host": "applink-fake-1"]]
+        guard send(.text(String(decoding: Self.encode(frame), as: UTF8.self)), on: id) else { return false }
+        if let closeAfter {
+            Task {
+                try? await Task.sleep(for: closeAfter)
+                self.drop(id)
+            }
+        }
+        return true
+    }
+
+    /// Closes connection `socket` from Slack's side.
+    public func drop(_ socket: Int) {
+        _ = send(.close, on: socket)
+    }
+
+    private func send(_ outgoing: Outgoing, on socket: Int?) -> Bool {
+        state.withLock { state in
+            guard let id = socket ?? state.sockets.keys.max(), let connection = state.sockets[id] else { return false }
+            connection.yield(outgoing)
+            return true
+        }
+    }
+
+    /// One Socket Mode connection: `hello`, then what the test sends, while acknowledgements are recorded.
+    private func serveSocket(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let (outgoing, feed) = AsyncStream.makeStream(of: Outgoing.self)
+        let (id, count) = state.withLock { state in
+            state.socketsOpened += 1
+            state.sockets[state.socketsOpened] = feed
+            return (state.socketsOpened, state.sockets.count)
+        }
+        defer { _ = state.withLock { $0.sockets.removeValue(forKey: id) } }
+        let hello: [String: Any] = [
+            "type": "hello", "num_connections": count, "debug_info": ["host": "applink-fake-1", "build_number": 1, "approximate_connection_time": 18060],
+            "connection_info": ["app_id": "A0SWIFTLET"],
+        ]
+        try await outbound.write(.text(String(decoding: Self.encode(hello), as: UTF8.self)))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message, let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+                        let envelope = object["envelope_id"] as? String
+                    else { continue }
+                    self.state.withLock { $0.acknowledged.append(envelope) }
+                }
+            }
+            group.addTask {
+                for await item in outgoing {
+                    switch item {
+                    case .text(let text): try await outbound.write(.text(text))
+                    case .close: return
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: Slack's side of the Events API

@@ -134,8 +134,8 @@ public final class FakeTelegram: Sendable {
 
     // MARK: The API
 
-    public var router: Router<BasicRequestContext> {
-        let router = Router()
+    public var router: Router<FakePlatformContext> {
+        let router = Router(context: FakePlatformContext.self)
         router.post("**") { request, _ in
             let body = Data(try await request.body.collect(upTo: 64 << 20).readableBytesView)
             return await self.handle(path: request.uri.path, contentType: request.headers[.contentType] ?? "", body: body)

@@ -113,8 +113,8 @@ public final class FakeWhatsApp: Sendable {
 
     // MARK: The platform
 
-    public var router: Router<BasicRequestContext> {
-        let router = Router()
+    public var router: Router<FakePlatformContext> {
+        let router = Router(context: FakePlatformContext.self)
         // One parameter name per level: the router's tree needs it (a phone number id here, a media id below).
         router.post("\(version)/:id/messages") { request, context -> Response in
             let call = try await FakePlatformCall.read(request)

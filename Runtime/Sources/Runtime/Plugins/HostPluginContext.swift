@@ -9,6 +9,7 @@ struct HostPluginContext: PluginContext {
     let configuration: String
     let files: any PluginFiles
     let http: any PluginHTTPClient
+    let webSocket: any PluginWebSocketClient
     let store: any PluginKeyValueStore
     let inbound: any InboundSink
     let permissions: PermissionSet

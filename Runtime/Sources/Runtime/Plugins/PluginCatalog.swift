@@ -300,7 +300,7 @@ public final class PluginCatalog: Sendable {
         let context = HostPluginContext(
             pluginName: entry.name, configuration: entry.configuration,
             files: PluginFileAccess(workspace: workspace.root, permissions: entry.permissions),
-            http: http, store: PluginStoreSlice(plugin: entry.name, store: store),
+            http: http, webSocket: PluginWebSocket(permissions: entry.permissions, logger: logger), store: PluginStoreSlice(plugin: entry.name, store: store),
             inbound: channels?.sink(for: entry.name, http: http) ?? RefusingInboundSink(plugin: entry.name), permissions: entry.permissions,
             variables: variables, logger: logger)
         let generation: LoadedGeneration

@@ -1,0 +1,238 @@
+import FakePlatforms
+import FakeProviders
+import Foundation
+import Hummingbird
+import Logging
+import NIOHTTP1
+import PluginAPI
+import Testing
+
+@testable import Runtime
+
+/// The `slack` plugin in Socket Mode (`config.mode: socket`): events over WebSocket connections to the fake Slack,
+/// acknowledged by envelope id, connections replaced when Slack recycles them or drops them.
+@Suite struct SlackSocketModeTests {
+    /// A gateway running the slack plugin in Socket Mode against `slack`.
+    static func withSocketMode(
+        _ slack: FakeSlack, appToken: String? = nil, requireConnected: Bool = true, _ body: (TestGateway, FakeProvider, FakePlatformServer) async throws -> Void
+    ) async throws {
+        try await ChannelPluginHarness.run(
+            platform: slack.router,
+            setup: { server in
+                ChannelPluginHarness.Setup(
+                    entry: """
+                        {"name": "slack", "file": "libSlack.so", "config": {"base_url": "\(server.baseURL)/api", "mode": "socket"},
+                         "permissions": {"network": ["127.0.0.1:\(server.port)"], "secrets": ["slack_bot_token", "slack_app_token"], "timeout_seconds": 30}}
+                        """,
+                    secrets: ["slack_bot_token": slack.token, "slack_app_token": appToken ?? slack.appToken],
+                    config: """
+                        channels:
+                          slack:
+                            dm_policy: open
+                        limits:
+                          ip_per_minute: 0
+                        outbox:
+                          retry_base: 50ms
+                        """)
+            }
+        ) { gateway, fake, server async throws in
+            if requireConnected {
+                let status = try #require(ChannelPluginHarness.status(gateway, "slack"))
+                try #require(status.state == .loaded, "libSlack.so did not load: \(status.error ?? "?")")
+                try #require(try await ChannelPluginHarness.eventually { slack.openSockets.count == 1 }, "no Socket Mode connection was opened")
+            }
+            try await body(gateway, fake, server)
+        }
+    }
+
+    static func direct(_ slack: FakeSlack, _ text: String, ts: String) -> [String: Any] {
+        slack.eventCallback(FakeSlack.message(channel: "D0ALICE", user: "U0ALICE", text: text, ts: ts))
+    }
+
+    @Test("a direct message over Socket Mode is acknowledged by its envelope id and answered with chat.postMessage; the webhook is off")
+    func directMessage() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack) { gateway, fake, _ async throws in
+            let open = try #require(slack.calls("apps.connections.open").first)
+            #expect(open.headers["authorization"] == "Bearer \(slack.appToken)")
+            let envelope = try #require(slack.push(Self.direct(slack, "hi over the socket", ts: "1712000100.000100")))
+            #expect(try await ChannelPluginHarness.eventually { slack.acknowledged == [envelope] })
+            // A streamed preview may come first; the reply replaces it in place.
+            #expect(try await ChannelPluginHarness.eventually { slack.messages.map(\.text) == ["echo: hi over the socket"] }, "\(slack.messages)")
+            #expect(slack.messages.first?.channel == "D0ALICE")
+            #expect(ChannelPluginHarness.lastUserText(fake) == "hi over the socket")
+            #expect(try ChannelPluginHarness.journal(gateway, channel: "slack").map(\.externalID) == ["D0ALICE:1712000100.000100"])
+            // Slack sends nothing to a Request URL in Socket Mode; a POST there is not taken, signed or not.
+            let body = FakeSlack.encode(Self.direct(slack, "by webhook", ts: "1712000100.000200"))
+            let posted = try await gateway.request(
+                SlackChannelTests.webhook, method: .POST, headers: slack.signedHeaders(for: body), body: String(decoding: body, as: UTF8.self))
+            #expect(posted.status == 404)
+            #expect(try ChannelPluginHarness.journal(gateway, channel: "slack").count == 1)
+        }
+    }
+
+    @Test("an envelope Slack sends again (retry_attempt 1) is acknowledged again but answered once; ignored events are acknowledged too")
+    func redeliveryAnsweredOnce() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack) { gateway, fake, _ async throws in
+            let event = Self.direct(slack, "only once", ts: "1712000110.000100")
+            let first = try #require(slack.push(event))
+            #expect(try await ChannelPluginHarness.eventually { slack.messages.count == 1 })
+            let again = try #require(slack.push(event, retryAttempt: 1))
+            let bot = try #require(slack.push(slack.eventCallback(FakeSlack.message(channel: "D0ALICE", user: "U0OTHER", text: "x", ts: "1.2", botID: "B0X"))))
+            #expect(try await ChannelPluginHarness.eventually { Set(slack.acknowledged) == [first, again, bot] })
+            #expect(try ChannelPluginHarness.journal(gateway, channel: "slack").count == 1)
+            #expect(fake.requestCount == 1)
+            #expect(slack.calls("chat.postMessage").count == 1)
+        }
+    }
+
+    @Test("on Slack's disconnect the next connection opens while the old one still delivers; both connections' events are answered")
+    func refreshOverlaps() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack) { _, _, _ async throws in
+            let old = try #require(slack.openSockets.first)
+            #expect(slack.disconnect(reason: "refresh_requested", on: old))
+            #expect(try await ChannelPluginHarness.eventually { slack.openSockets.count == 2 }, "the replacement is opened before Slack closes the old connection")
+            #expect(slack.calls("apps.connections.open").count == 2)
+            let new = try #require(slack.openSockets.last)
+            try #require(slack.push(Self.direct(slack, "late on the old one", ts: "1712000120.000100"), on: old) != nil)
+            #expect(try await ChannelPluginHarness.eventually { slack.messages.count == 1 })
+            slack.drop(old)
+            #expect(try await ChannelPluginHarness.eventually { slack.openSockets == [new] })
+            try #require(slack.push(Self.direct(slack, "on the new one", ts: "1712000120.000200"), on: new) != nil)
+            #expect(
+                try await ChannelPluginHarness.eventually { slack.messages.map(\.text) == ["echo: late on the old one", "echo: on the new one"] },
+                "\(slack.messages)")
+            // The drained connection's end opens nothing more.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(slack.socketsOpened == 2)
+        }
+    }
+
+    @Test("a connection Slack drops without warning is replaced, and events on the new one are answered")
+    func droppedConnectionReconnects() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack) { _, _, _ async throws in
+            let first = try #require(slack.openSockets.first)
+            slack.drop(first)
+            #expect(try await ChannelPluginHarness.eventually { slack.socketsOpened == 2 && slack.openSockets.count == 1 })
+            try #require(slack.push(Self.direct(slack, "after the drop", ts: "1712000130.000100")) != nil)
+            #expect(try await ChannelPluginHarness.eventually { slack.messages.count == 1 })
+        }
+    }
+
+    @Test("the bot token where the app-level token belongs stops the channel at start, naming slack_app_token")
+    func wrongKindOfToken() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack, appToken: slack.token, requireConnected: false) { gateway, _, _ async throws in
+            let status = try #require(ChannelPluginHarness.status(gateway, "slack"))
+            #expect(status.state == .failed)
+            let error = status.error ?? ""
+            #expect(error.contains("not_allowed_token_type") && error.contains("slack_app_token"), "\(error)")
+            #expect(slack.socketsOpened == 0)
+        }
+    }
+
+    @Test("a message the gateway cannot take is not acknowledged, so Slack sends it again")
+    func refusedMessageIsNotAcknowledged() async throws {
+        let slack = FakeSlack()
+        try await FakePlatformServer.withServer(slack.router) { server in
+            var grant = PermissionSet()
+            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
+            let context = RecordingPluginContext(
+                name: "slack", configuration: #"{"base_url": "https://slack.test/api", "bot_user_id": "U0SWIFTBOT", "mode": "socket"}"#,
+                secrets: ["slack_bot_token": slack.token, "slack_app_token": slack.appToken], refusesInbound: true,
+                webSocket: PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+            ) { request in
+                #expect(request.url == "https://slack.test/api/apps.connections.open")
+                let url = slack.connectionURL(host: "127.0.0.1:\(server.port)")
+                return RecordingPluginContext.json(#"{"ok": true, "url": "\#(url)"}"#)
+            }
+            let plugin = try ChannelPluginHarness.plugin("libSlack.so", name: "slack")
+            try await plugin.start(context: context)
+            defer { Task { await plugin.stop() } }
+            try #require(try await ChannelPluginHarness.eventually { slack.openSockets.count == 1 })
+            let refused = try #require(slack.push(Self.direct(slack, "cannot be taken", ts: "1712000140.000100")))
+            // An event the plugin ignores is acknowledged without the gateway: proof the connection reads and answers.
+            let ignored = try #require(slack.push(slack.eventCallback(FakeSlack.message(channel: "D0ALICE", user: "U0ALICE", text: "", ts: "1.3", subtype: "message_changed"))))
+            #expect(try await ChannelPluginHarness.eventually { slack.acknowledged.contains(ignored) })
+            #expect(try await ChannelPluginHarness.eventually { context.logged.contains { $0.message.contains("could not be taken") } })
+            // Frames on one connection arrive in order: once a later envelope's acknowledgement is in, an acknowledgement
+            // sent for the refused one after its failure would be in too.
+            let later = try #require(slack.push(slack.eventCallback(FakeSlack.message(channel: "D0ALICE", user: "U0ALICE", text: "", ts: "1.4", subtype: "message_changed"))))
+            #expect(try await ChannelPluginHarness.eventually { slack.acknowledged.contains(later) })
+            #expect(!slack.acknowledged.contains(refused))
+            await plugin.stop()
+            #expect(try await ChannelPluginHarness.eventually { slack.openSockets.isEmpty }, "stop closes the connection")
+        }
+    }
+}
+
+/// ``PluginWebSocket``: the host's WebSocket client for plugins, behind the entry's network whitelist.
+@Suite struct PluginWebSocketTests {
+    @Test("a host the entry does not list is refused, as is a scheme other than ws or wss; nothing is connected")
+    func refusals() async throws {
+        var grant = PermissionSet()
+        grant.network = ["127.0.0.1:1"].compactMap(EgressRule.init)
+        let client = PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+        await #expect(throws: PluginAccessDenied(permission: "network", subject: "127.0.0.1:2")) {
+            try await client.connect(PluginWebSocketRequest(url: "ws://127.0.0.1:2/socket")) { _ in Issue.record("connected") }
+        }
+        await #expect(throws: PluginAccessDenied.self) {
+            try await client.connect(PluginWebSocketRequest(url: "wss://example.org/socket")) { _ in Issue.record("connected") }
+        }
+        let error = await #expect(throws: ToolFailure.self) {
+            try await client.connect(PluginWebSocketRequest(url: "http://127.0.0.1:1/socket")) { _ in Issue.record("connected") }
+        }
+        #expect(error?.message == "not a ws or wss URL: http://127.0.0.1:1/socket")
+    }
+
+    @Test("a server that does not answer the upgrade in time fails the connection at the handshake deadline", .timeLimit(.minutes(1)))
+    func handshakeDeadline() async throws {
+        let router = Router(context: FakePlatformContext.self)
+        // Answers the upgrade request only after 3 s, and then without upgrading (the server's shutdown waits for it).
+        router.get("hang") { _, _ -> Response in
+            try await Task.sleep(for: .seconds(3))
+            return Response(status: .ok)
+        }
+        try await FakePlatformServer.withServer(router) { server in
+            var grant = PermissionSet()
+            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
+            let client = PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+            let error = await #expect(throws: PluginWebSocketError.self) {
+                try await client.connect(PluginWebSocketRequest(url: "ws://127.0.0.1:\(server.port)/hang", handshakeTimeoutSeconds: 0.5)) { _ in
+                    Issue.record("connected")
+                }
+            }
+            #expect(error?.message.contains("did not finish within 0.5 s") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test("a session sends and receives, and returns the close frame the server ended with")
+    func roundTrip() async throws {
+        let slack = FakeSlack()
+        try await FakePlatformServer.withServer(slack.router) { server in
+            var grant = PermissionSet()
+            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
+            let client = PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+            let close = try await client.connect(PluginWebSocketRequest(url: slack.connectionURL(host: "127.0.0.1:\(server.port)"))) { connection in
+                var received: [String] = []
+                for try await message in connection.messages {
+                    guard case .text(let text) = message else { continue }
+                    received.append(text)
+                    if received.count == 1 {
+                        #expect(text.contains(#""type":"hello""#))
+                        try await connection.send(.text(#"{"envelope_id":"e-1"}"#))
+                        // Closed by the fake from its side once the acknowledgement is in.
+                        while !slack.acknowledged.contains("e-1") { try await Task.sleep(for: .milliseconds(10)) }
+                        slack.drop(try #require(slack.openSockets.first))
+                    }
+                }
+                #expect(received.count == 1)
+            }
+            #expect(close?.code == 1000)
+            #expect(slack.acknowledged == ["e-1"])
+        }
+    }
+}
