@@ -12,21 +12,23 @@ import Testing
 @Suite struct SlackChannelTests {
     static let webhook = "/channels/slack/webhook"
 
-    /// A gateway running the slack plugin against `slack`; `channel` is the YAML under `channels.slack`.
+    /// A gateway running the slack plugin against `slack`; `channel` is the YAML under `channels.slack`. With
+    /// `appToken` the plugin runs in Socket Mode with that app-level token instead of the signing secret.
     static func withSlack(
-        _ slack: FakeSlack, channel: String = "    dm_policy: open", token: String? = nil, files: [String: Data] = [:], requireLoaded: Bool = true,
-        _ body: (TestGateway, FakeProvider, FakePlatformServer) async throws -> Void
+        _ slack: FakeSlack, channel: String = "    dm_policy: open", token: String? = nil, appToken: String? = nil, files: [String: Data] = [:],
+        requireLoaded: Bool = true, _ body: (TestGateway, FakeProvider, FakePlatformServer) async throws -> Void
     ) async throws {
+        let (mode, secondSecret) = appToken.map { (#", "mode": "socket""#, ("slack_app_token", $0)) } ?? ("", ("slack_signing_secret", slack.signingSecret))
         try await ChannelPluginHarness.run(
             platform: slack.router,
             setup: { server in
                 ChannelPluginHarness.Setup(
                     entry: """
-                        {"name": "slack", "file": "libSlack.so", "config": {"base_url": "\(server.baseURL)/api"},
-                         "permissions": {"network": ["127.0.0.1:\(server.port)"], "secrets": ["slack_bot_token", "slack_signing_secret"],
+                        {"name": "slack", "file": "libSlack.so", "config": {"base_url": "\(server.baseURL)/api"\(mode)},
+                         "permissions": {"network": ["127.0.0.1:\(server.port)"], "secrets": ["slack_bot_token", "\(secondSecret.0)"],
                                          "files": {"read": ["media"]}, "timeout_seconds": 30}}
                         """,
-                    secrets: ["slack_bot_token": token ?? slack.token, "slack_signing_secret": slack.signingSecret],
+                    secrets: ["slack_bot_token": token ?? slack.token, secondSecret.0: secondSecret.1],
                     config: """
                         channels:
                           slack:

@@ -12,33 +12,12 @@ import Testing
 /// The `slack` plugin in Socket Mode (`config.mode: socket`): events over WebSocket connections to the fake Slack,
 /// acknowledged by envelope id, connections replaced when Slack recycles them or drops them.
 @Suite struct SlackSocketModeTests {
-    /// A gateway running the slack plugin in Socket Mode against `slack`.
+    /// A gateway running the slack plugin in Socket Mode against `slack`, its first connection open.
     static func withSocketMode(
         _ slack: FakeSlack, appToken: String? = nil, requireConnected: Bool = true, _ body: (TestGateway, FakeProvider, FakePlatformServer) async throws -> Void
     ) async throws {
-        try await ChannelPluginHarness.run(
-            platform: slack.router,
-            setup: { server in
-                ChannelPluginHarness.Setup(
-                    entry: """
-                        {"name": "slack", "file": "libSlack.so", "config": {"base_url": "\(server.baseURL)/api", "mode": "socket"},
-                         "permissions": {"network": ["127.0.0.1:\(server.port)"], "secrets": ["slack_bot_token", "slack_app_token"], "timeout_seconds": 30}}
-                        """,
-                    secrets: ["slack_bot_token": slack.token, "slack_app_token": appToken ?? slack.appToken],
-                    config: """
-                        channels:
-                          slack:
-                            dm_policy: open
-                        limits:
-                          ip_per_minute: 0
-                        outbox:
-                          retry_base: 50ms
-                        """)
-            }
-        ) { gateway, fake, server async throws in
+        try await SlackChannelTests.withSlack(slack, appToken: appToken ?? slack.appToken, requireLoaded: requireConnected) { gateway, fake, server async throws in
             if requireConnected {
-                let status = try #require(ChannelPluginHarness.status(gateway, "slack"))
-                try #require(status.state == .loaded, "libSlack.so did not load: \(status.error ?? "?")")
                 try #require(try await ChannelPluginHarness.eventually { slack.openSockets.count == 1 }, "no Socket Mode connection was opened")
             }
             try await body(gateway, fake, server)
@@ -138,12 +117,10 @@ import Testing
     func refusedMessageIsNotAcknowledged() async throws {
         let slack = FakeSlack()
         try await FakePlatformServer.withServer(slack.router) { server in
-            var grant = PermissionSet()
-            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
             let context = RecordingPluginContext(
                 name: "slack", configuration: #"{"base_url": "https://slack.test/api", "bot_user_id": "U0SWIFTBOT", "mode": "socket"}"#,
                 secrets: ["slack_bot_token": slack.token, "slack_app_token": slack.appToken], refusesInbound: true,
-                webSocket: PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+                webSocket: PluginWebSocketTests.client(allowing: "127.0.0.1:\(server.port)")
             ) { request in
                 #expect(request.url == "https://slack.test/api/apps.connections.open")
                 let url = slack.connectionURL(host: "127.0.0.1:\(server.port)")
@@ -171,11 +148,16 @@ import Testing
 
 /// ``PluginWebSocket``: the host's WebSocket client for plugins, behind the entry's network whitelist.
 @Suite struct PluginWebSocketTests {
+    /// The client of an entry whose `permissions.network` lists only `hostPort`.
+    static func client(allowing hostPort: String) -> PluginWebSocket {
+        var grant = PermissionSet()
+        grant.network = [hostPort].compactMap(EgressRule.init)
+        return PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+    }
+
     @Test("a host the entry does not list is refused, as is a scheme other than ws or wss; nothing is connected")
     func refusals() async throws {
-        var grant = PermissionSet()
-        grant.network = ["127.0.0.1:1"].compactMap(EgressRule.init)
-        let client = PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+        let client = Self.client(allowing: "127.0.0.1:1")
         await #expect(throws: PluginAccessDenied(permission: "network", subject: "127.0.0.1:2")) {
             try await client.connect(PluginWebSocketRequest(url: "ws://127.0.0.1:2/socket")) { _ in Issue.record("connected") }
         }
@@ -197,9 +179,7 @@ import Testing
             return Response(status: .ok)
         }
         try await FakePlatformServer.withServer(router) { server in
-            var grant = PermissionSet()
-            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
-            let client = PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+            let client = Self.client(allowing: "127.0.0.1:\(server.port)")
             let error = await #expect(throws: PluginWebSocketError.self) {
                 try await client.connect(PluginWebSocketRequest(url: "ws://127.0.0.1:\(server.port)/hang", handshakeTimeoutSeconds: 0.5)) { _ in
                     Issue.record("connected")
@@ -213,9 +193,7 @@ import Testing
     func roundTrip() async throws {
         let slack = FakeSlack()
         try await FakePlatformServer.withServer(slack.router) { server in
-            var grant = PermissionSet()
-            grant.network = ["127.0.0.1:\(server.port)"].compactMap(EgressRule.init)
-            let client = PluginWebSocket(permissions: grant, logger: Logger(label: "test"))
+            let client = Self.client(allowing: "127.0.0.1:\(server.port)")
             let close = try await client.connect(PluginWebSocketRequest(url: slack.connectionURL(host: "127.0.0.1:\(server.port)"))) { connection in
                 var received: [String] = []
                 for try await message in connection.messages {
