@@ -19,7 +19,7 @@ import Synchronization
 /// ```
 ///
 /// Socket Mode takes `"mode": "socket"`, the secret `slack_app_token` instead of `slack_signing_secret`, and
-/// `wss-primary.slack.com:443` (where Slack's connection URLs point) in `network`.
+/// `wss-primary.slack.com:443` and `wss-backup.slack.com:443` (where Slack's connection URLs point) in `network`.
 ///
 /// `files.slack.com` serves the files users send and takes uploads; `files.read` must cover the folders whose files
 /// replies attach (`MEDIA:` lines), because an in-process plugin reads files only through the context.
@@ -223,18 +223,32 @@ actor SlackIdentity {
 }
 
 /// The task that keeps Socket Mode connections open, from start to stop.
+///
+/// Detached, so it inherits nothing from the request that started the plugin (a reload runs inside an admin HTTP
+/// request): only ``stop()`` ends it. A `stop` that comes while `start` still waits for Slack wins: the task is
+/// then never started.
 final class SlackSocketTask: Sendable {
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private struct State {
+        var task: Task<Void, Never>?
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
 
     func start(_ body: @escaping @Sendable () async -> Void) {
-        let running = Task { await body() }
-        task.withLock { $0 = running }
+        state.withLock { state in
+            guard !state.stopped else { return }
+            state.task = Task.detached { await body() }
+        }
     }
 
     func stop() async {
-        let running = task.withLock { current in
-            defer { current = nil }
-            return current
+        let running = state.withLock { state in
+            defer {
+                state.task = nil
+                state.stopped = true
+            }
+            return state.task
         }
         running?.cancel()
         await running?.value

@@ -7,9 +7,12 @@ import Synchronization
 /// `apps.connections.open`, called with the app-level token (`xapp-…`, scope `connections:write`), hands out a
 /// connection URL. Slack says `hello`, then sends each event in an envelope. The plugin acknowledges an envelope once
 /// the gateway has journaled its message; one not acknowledged within 3 seconds Slack sends again, and the journal
-/// answers a repeat only once. Slack recycles connections: it sends `disconnect` some seconds before it closes one,
-/// and the plugin opens the next connection at once while the old one drains, so no event falls between the two.
-/// A connection that is lost is replaced after a backoff that grows with each failed attempt.
+/// answers a repeat only once. Envelopes of one Slack conversation are handled one after the other, in the order
+/// Slack sent them (a repeat waits for the first copy's outcome); different conversations proceed side by side.
+///
+/// Slack recycles connections: it sends `disconnect` (`warning`, `refresh_requested`) some seconds before it closes
+/// one, and the plugin opens the next connection at once while the old one drains, so no event falls between the
+/// two. A connection that is lost is replaced after ``delay(after:failures:)``.
 struct SlackSocketMode: Sendable {
     /// `apps.connections.open` with the app-level token.
     let appAPI: SlackWebAPI
@@ -31,21 +34,30 @@ struct SlackSocketMode: Sendable {
         case disabled
     }
 
-    /// The wait before the next connection: at once after a healthy one, then 1, 2, 4 … 60 seconds while attempts
-    /// keep failing, and 5 minutes while Socket Mode is turned off (it comes back by itself when it is turned on).
-    static func delay(after ending: Ending, failures: Int) -> Duration {
-        switch ending {
-        case .healthy: .zero
-        case .failed: .seconds(min(60, 1 << min(max(failures - 1, 0), 6)))
-        case .disabled: .seconds(300)
-        }
+    /// The wait before the next connection: 1 s after a healthy one (never a tight loop against a peer that says
+    /// hello and hangs up), then 1, 2, 4 … 60 s while attempts keep failing, and 5 minutes while Socket Mode is
+    /// turned off (it comes back by itself when it is turned on). Never shorter than a `Retry-After` Slack gave.
+    static func delay(after ending: Ending, failures: Int, retryAfter: Duration? = nil) -> Duration {
+        let wait: Duration =
+            switch ending {
+            case .healthy: .seconds(1)
+            case .failed: .seconds(min(60, 1 << min(max(failures - 1, 0), 6)))
+            case .disabled: .seconds(300)
+            }
+        return max(wait, retryAfter ?? .zero)
+    }
+
+    /// Whether a `disconnect` reason announces a renewal, answered by opening the next connection while this one
+    /// drains. Any other reason (`too_many_websockets`, …) closes this connection and backs off.
+    static func isRenewal(_ reason: String) -> Bool {
+        reason == "warning" || reason == "refresh_requested"
     }
 
     /// What connections tell the loop that keeps one open.
     private enum Signal: Sendable {
         /// Slack will close connection `id` soon: open the next now.
         case replace(Int)
-        case ended(Int, Ending)
+        case ended(Int, Ending, retryAfter: Duration?)
     }
 
     /// A fresh connection URL. Throws ``SlackWebAPI/CallError``.
@@ -70,9 +82,9 @@ struct SlackSocketMode: Sendable {
                 case .replace(let id) where id == current:
                     failures = 0
                     wait = .zero
-                case .ended(let id, let ending) where id == current:
+                case .ended(let id, let ending, let retryAfter) where id == current:
                     failures = ending == .healthy ? 0 : failures + 1
-                    wait = Self.delay(after: ending, failures: failures)
+                    wait = Self.delay(after: ending, failures: failures, retryAfter: retryAfter)
                 default:
                     // An older connection that was already replaced.
                     continue
@@ -94,6 +106,7 @@ struct SlackSocketMode: Sendable {
                 return
             }
         }
+        let state = ConnectionState(id: id, signal: signal)
         let address: String
         do {
             if let url {
@@ -104,16 +117,16 @@ struct SlackSocketMode: Sendable {
         } catch {
             if Task.isCancelled { return }
             context.log(.warning, "Slack Socket Mode: no connection URL", metadata: ["error": "\(error)"])
-            signal.yield(.ended(id, .failed))
+            let retryAfter = (error as? SlackWebAPI.CallError)?.failure.retryAfterSeconds.map { Duration.milliseconds(Int64($0 * 1000)) }
+            state.end(retryAfter: retryAfter)
             return
         }
-        let state = ConnectionState()
         let (draining, drain) = AsyncStream.makeStream(of: Void.self)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     try await context.webSocket.connect(PluginWebSocketRequest(url: address)) { connection in
-                        try await self.serve(connection, id: id, state: state, signal: signal, drain: drain)
+                        try await self.serve(connection, state: state, drain: drain)
                     }
                 }
                 group.addTask {
@@ -132,44 +145,67 @@ struct SlackSocketMode: Sendable {
         }
         drain.finish()
         if Task.isCancelled { return }
-        signal.yield(.ended(id, state.ending))
+        state.end()
     }
 
-    /// What a connection learned while it served.
+    /// What one connection learned while it served, and its one report to the loop.
     private final class ConnectionState: Sendable {
-        private let value = Mutex((hello: false, disabled: false))
+        let id: Int
+        private let signal: AsyncStream<Signal>.Continuation
+        private let value = Mutex((hello: false, disabled: false, ended: false))
+
+        init(id: Int, signal: AsyncStream<Signal>.Continuation) {
+            self.id = id
+            self.signal = signal
+        }
 
         func saidHello() { value.withLock { $0.hello = true } }
         func disable() { value.withLock { $0.disabled = true } }
+        func replace() { signal.yield(.replace(id)) }
 
-        var ending: Ending {
-            value.withLock { $0.disabled ? .disabled : $0.hello ? .healthy : .failed }
+        /// Reports the end once: as soon as the connection stops delivering, before its last envelopes are done.
+        func end(retryAfter: Duration? = nil) {
+            let ending = value.withLock { state -> Ending? in
+                guard !state.ended else { return nil }
+                state.ended = true
+                return state.disabled ? .disabled : state.hello ? .healthy : .failed
+            }
+            if let ending { signal.yield(.ended(id, ending, retryAfter: retryAfter)) }
         }
     }
 
-    /// Reads one connection's frames until it closes; each envelope is handled in its own task, so one slow message
-    /// (an attachment to download) does not hold back the acknowledgements of the others.
-    private func serve(
-        _ connection: PluginWebSocketConnection, id: Int, state: ConnectionState, signal: AsyncStream<Signal>.Continuation,
-        drain: AsyncStream<Void>.Continuation
-    ) async throws {
+    /// Reads one connection's frames until it closes. Envelopes are handled in tasks, one ``SerialLanes`` lane per
+    /// conversation, so a slow message (an attachment to download) holds back neither other conversations nor the
+    /// reading of frames.
+    private func serve(_ connection: PluginWebSocketConnection, state: ConnectionState, drain: AsyncStream<Void>.Continuation) async throws {
+        let lanes = SerialLanes()
         try await withThrowingDiscardingTaskGroup { group in
+            // The next connection opens as soon as this one stops delivering, not after its last envelopes are done.
+            defer { if !Task.isCancelled { state.end() } }
             for try await message in connection.messages {
                 guard case .text(let text) = message else { continue }
                 switch SlackSocketFrame.read(text, botUserID: await identity.botUserID, token: botToken) {
                 case .hello:
                     state.saidHello()
-                    context.log(.info, "Slack Socket Mode connected", metadata: ["connection": "\(id)"])
+                    context.log(.info, "Slack Socket Mode connected", metadata: ["connection": "\(state.id)"])
                 case .disconnect(let reason) where reason == "link_disabled":
                     state.disable()
                     context.log(
                         .error, "Slack turned Socket Mode off for this app; no events arrive until it is turned on again (or config.mode is events)",
-                        metadata: ["connection": "\(id)"])
+                        metadata: ["connection": "\(state.id)"])
                     return
-                case .disconnect(let reason):
-                    context.log(.info, "Slack will close this Socket Mode connection; opening the next", metadata: ["reason": reason, "connection": "\(id)"])
-                    signal.yield(.replace(id))
+                case .disconnect(let reason) where Self.isRenewal(reason):
+                    context.log(.info, "Slack will close this Socket Mode connection; opening the next", metadata: ["reason": reason, "connection": "\(state.id)"])
+                    state.replace()
                     drain.yield()
+                case .disconnect(let reason):
+                    context.log(.warning, "Slack asked to close this Socket Mode connection", metadata: ["reason": reason, "connection": "\(state.id)"])
+                    return
+                case .envelope(let envelopeID, .message(let inbound)):
+                    // `<channel>:<ts>`: a conversation's messages, and repeats of one message, share a lane.
+                    let conversation = inbound.externalID.map { String($0.prefix { $0 != ":" }) } ?? inbound.peer
+                    let handled = await lanes.enqueue(conversation) { await self.handle(.message(inbound), envelope: envelopeID, on: connection) }
+                    group.addTask { await handled.value }
                 case .envelope(let envelopeID, let decision):
                     group.addTask { await self.handle(decision, envelope: envelopeID, on: connection) }
                 case .invalid(let reason):
@@ -202,5 +238,30 @@ struct SlackSocketMode: Sendable {
         } catch {
             context.log(.warning, "a Slack envelope could not be acknowledged; Slack will send it again", metadata: ["error": "\(error)", "envelope": envelope])
         }
+    }
+}
+
+/// Work queued per key and run one item after the other for each key, in the order it was queued; keys run side by
+/// side. A key's entry is dropped once its last item is done.
+actor SerialLanes {
+    private var tails: [String: (ticket: Int, task: Task<Void, Never>)] = [:]
+    private var tickets = 0
+
+    /// Queues `work` behind the key's earlier items; the returned task ends when `work` has run.
+    func enqueue(_ key: String, _ work: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+        tickets += 1
+        let ticket = tickets
+        let previous = tails[key]?.task
+        let task = Task {
+            await previous?.value
+            await work()
+            self.finished(key, ticket: ticket)
+        }
+        tails[key] = (ticket, task)
+        return task
+    }
+
+    private func finished(_ key: String, ticket: Int) {
+        if tails[key]?.ticket == ticket { tails[key] = nil }
     }
 }

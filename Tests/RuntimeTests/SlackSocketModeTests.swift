@@ -101,6 +101,32 @@ import Testing
         }
     }
 
+    @Test("messages of one conversation are journaled in the order Slack sent them, each answered once")
+    func orderWithinConversation() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack) { gateway, _, _ async throws in
+            let stamps = (1...6).map { "1712000150.00010\($0)" }
+            for stamp in stamps { try #require(slack.push(Self.direct(slack, "message \(stamp)", ts: stamp)) != nil) }
+            #expect(try await ChannelPluginHarness.eventually { slack.acknowledged.count == stamps.count })
+            #expect(try ChannelPluginHarness.journal(gateway, channel: "slack").map(\.externalID) == stamps.map { "D0ALICE:\($0)" })
+        }
+    }
+
+    @Test("link_disabled (Socket Mode turned off) closes the connection and opens no next one at once; an error is logged")
+    func linkDisabled() async throws {
+        let slack = FakeSlack()
+        try await Self.withSocketMode(slack) { gateway, _, _ async throws in
+            #expect(slack.disconnect(reason: "link_disabled"))
+            #expect(try await ChannelPluginHarness.eventually { slack.openSockets.isEmpty }, "the plugin closes the connection itself")
+            // A renewal or a lost connection would be followed by a new one within a second.
+            try await Task.sleep(for: .seconds(2))
+            #expect(slack.socketsOpened == 1)
+            #expect(slack.calls("apps.connections.open").count == 1)
+            let log = gateway.workspace.logsDirectory.appendingPathComponent("swiftlet.log")
+            #expect(try await ChannelPluginHarness.eventually { (try? String(contentsOf: log, encoding: .utf8))?.contains("Slack turned Socket Mode off") == true })
+        }
+    }
+
     @Test("the bot token where the app-level token belongs stops the channel at start, naming slack_app_token")
     func wrongKindOfToken() async throws {
         let slack = FakeSlack()
@@ -168,6 +194,13 @@ import Testing
             try await client.connect(PluginWebSocketRequest(url: "http://127.0.0.1:1/socket")) { _ in Issue.record("connected") }
         }
         #expect(error?.message == "not a ws or wss URL: http://127.0.0.1:1/socket")
+        // The client parses URLs its own way: user information could make it connect to another host than the one
+        // checked, so such a URL is refused whatever the host.
+        let smuggled = await #expect(throws: ToolFailure.self) {
+            try await client.connect(PluginWebSocketRequest(url: "ws://elsewhere.example:1@127.0.0.1:1/socket")) { _ in Issue.record("connected") }
+        }
+        #expect(smuggled?.message.contains("may not carry a user or password") == true)
+        #expect(try PluginWebSocket.checkedURL("WSS://127.0.0.1/a%20b?ticket=x&y=1#frag", host: "127.0.0.1", port: 443) == "wss://127.0.0.1:443/a%20b?ticket=x&y=1")
     }
 
     @Test("a server that does not answer the upgrade in time fails the connection at the handshake deadline", .timeLimit(.minutes(1)))

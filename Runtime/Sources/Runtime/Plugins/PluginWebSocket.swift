@@ -14,41 +14,69 @@ import Synchronization
 struct PluginWebSocket: PluginWebSocketClient {
     let permissions: PermissionSet
     let logger: Logger
+    /// Handshakes given up on whose sockets the server still holds, across this plugin's connections.
+    let abandoned = AbandonedHandshakes()
+
+    /// At most this many abandoned handshakes may hang at once; more refuse new connections until some end.
+    static let abandonedLimit = 4
+
+    final class AbandonedHandshakes: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    /// The URL the client connects to, rebuilt from the parts the network check saw: the client parses URLs its own
+    /// way, so a raw `ws://allowed@elsewhere/` or the like must never reach it.
+    static func checkedURL(_ text: String, host: String, port: Int) throws -> String {
+        guard let parts = URLComponents(string: text), let scheme = parts.scheme?.lowercased() else { throw ToolFailure("not a ws or wss URL: \(text)") }
+        guard parts.user == nil, parts.password == nil else { throw ToolFailure("a WebSocket URL may not carry a user or password: \(text)") }
+        guard !host.contains(":") else { throw ToolFailure("IPv6 addresses are not supported in WebSocket URLs: \(text)") }
+        let path = parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath
+        return "\(scheme)://\(host):\(port)\(path)" + (parts.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
 
     func connect(_ request: PluginWebSocketRequest, session: @escaping @Sendable (PluginWebSocketConnection) async throws -> Void) async throws
         -> PluginWebSocketClose?
     {
         let (host, port) = try await PluginEgress.admit(request.url, schemes: ["ws": 80, "wss": 443], kind: "a ws or wss URL", permissions: permissions)
+        let url = try Self.checkedURL(request.url, host: host, port: port)
+        guard (1...(64 << 20)).contains(request.maxMessageBytes) else { throw PluginWebSocketError("maxMessageBytes must be between 1 and 64 MiB") }
+        guard abandoned.count.load(ordering: .relaxed) < Self.abandonedLimit else {
+            throw PluginWebSocketError("\(Self.abandonedLimit) earlier handshakes still hang unanswered; no new WebSocket connection until they end")
+        }
         var headers = HTTPFields()
         for header in request.headers {
             guard let name = HTTPField.Name(header.name) else { throw PluginWebSocketError("'\(header.name)' is not a valid header name") }
             headers.append(HTTPField(name: name, value: header.value))
         }
-        let ping = request.pingIntervalSeconds
+        let ping = min(request.pingIntervalSeconds, 3600)
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: request.maxMessageBytes, additionalHeaders: headers,
             autoPing: ping.isFinite && ping > 0 ? .enabled(timePeriod: .milliseconds(Int64(ping * 1000))) : .disabled)
         let asked = request.handshakeTimeoutSeconds.isFinite && request.handshakeTimeoutSeconds > 0 ? request.handshakeTimeoutSeconds : permissions.timeoutSeconds
         let deadline = min(asked, permissions.timeoutSeconds)
         let race = HandshakeRace()
-        let (maxMessageBytes, url, logger) = (request.maxMessageBytes, request.url, self.logger)
+        let (maxMessageBytes, logger, abandoned) = (request.maxMessageBytes, self.logger, self.abandoned)
         // Hummingbird's client cannot be cancelled while it waits for the upgrade answer, so the attempt runs on its
         // own and is abandoned when the deadline passes first: a server that never answers keeps its socket until it
-        // closes it, but never holds up the plugin. An abandoned attempt that is upgraded after all closes at once.
-        let attempt = Task {
+        // closes it (counted, and capped by `abandonedLimit`), but never holds up the plugin. An abandoned attempt
+        // that is upgraded after all closes at once. Detached: the connection inherits nothing from the caller's
+        // request (graceful-shutdown handlers included); only the caller's cancellation ends it.
+        let attempt = Task.detached {
+            let result: Result<PluginWebSocketClose?, any Error>
             do {
                 let close = try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
                     guard race.open() else { return }
                     try await Self.serve(inbound: inbound, outbound: outbound, maxMessageBytes: maxMessageBytes, session: session)
                 }
-                race.finish(.success(close.map { PluginWebSocketClose(code: Int(UInt16(webSocketErrorCode: $0.closeCode)), reason: $0.reason) }))
+                result = .success(close.map { PluginWebSocketClose(code: Int(UInt16(webSocketErrorCode: $0.closeCode)), reason: $0.reason) })
             } catch {
-                race.finish(.failure(error))
+                result = .failure(error)
             }
+            race.attemptEnded(result, counting: abandoned)
         }
         let timer = Task {
             try await Task.sleep(for: .milliseconds(Int64(deadline * 1000)))
-            if race.abandon(PluginWebSocketError("the WebSocket handshake with \(host):\(port) did not finish within \(deadline.formatted()) s")) {
+            if race.abandon(PluginWebSocketError("the WebSocket handshake with \(host):\(port) did not finish within \(deadline.formatted()) s"), counting: abandoned) {
                 attempt.cancel()
             }
         }
@@ -58,7 +86,7 @@ struct PluginWebSocket: PluginWebSocketClient {
         } onCancel: {
             // Once open, cancelling the attempt closes the connection and the session ends; before that, give up now.
             attempt.cancel()
-            _ = race.abandon(CancellationError())
+            _ = race.abandon(CancellationError(), counting: abandoned)
         }
     }
 
@@ -87,26 +115,35 @@ struct PluginWebSocket: PluginWebSocketClient {
             }
         }
 
-        /// Gives up on a connection that is not open yet; false when it is open (the deadline no longer applies).
-        func abandon(_ error: any Error) -> Bool {
-            let abandoned = state.withLock { state in
-                guard state.phase == .connecting else { return false }
+        /// Gives up on a connection that is not open yet; false when it is open (the deadline no longer applies) or
+        /// has already ended. An abandoned attempt counts in `counting` until it ends.
+        func abandon(_ error: any Error, counting: AbandonedHandshakes) -> Bool {
+            let (abandoned, waiter) = state.withLock { state -> (Bool, CheckedContinuation<PluginWebSocketClose?, any Error>?) in
+                guard state.phase == .connecting, state.result == nil else { return (false, nil) }
                 state.phase = .abandoned
-                return true
+                counting.count.add(1, ordering: .relaxed)
+                return (true, Self.settle(&state, .failure(error)))
             }
-            if abandoned { finish(.failure(error)) }
+            waiter?.resume(throwing: error)
             return abandoned
         }
 
-        /// The attempt's outcome; only the first one counts.
-        func finish(_ result: Result<PluginWebSocketClose?, any Error>) {
-            let waiter = state.withLock { state -> CheckedContinuation<PluginWebSocketClose?, any Error>? in
-                guard state.result == nil else { return nil }
-                state.result = result
-                defer { state.waiter = nil }
-                return state.waiter
+        /// The attempt's own end: its outcome counts unless it was given up on first, and an abandoned attempt stops
+        /// counting.
+        func attemptEnded(_ result: Result<PluginWebSocketClose?, any Error>, counting: AbandonedHandshakes) {
+            let waiter = state.withLock { state in
+                if state.phase == .abandoned { counting.count.subtract(1, ordering: .relaxed) }
+                return Self.settle(&state, result)
             }
             waiter?.resume(with: result)
+        }
+
+        /// Records the first outcome; the waiter to resume with it, if one waits.
+        private static func settle(_ state: inout State, _ result: Result<PluginWebSocketClose?, any Error>) -> CheckedContinuation<PluginWebSocketClose?, any Error>? {
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
         }
 
         func outcome() async throws -> PluginWebSocketClose? {
