@@ -39,7 +39,14 @@ struct SlackPlugin: ChannelPlugin {
         let settings = try SlackSettings.parse(context.configuration)
         let token = try context.secret("slack_bot_token")
         // Read now so a missing secret shows at load, not at the first event.
-        let appToken = settings.mode == .socket ? try context.secret("slack_app_token") : try context.secret("slack_signing_secret")
+        let appToken: String?
+        switch settings.mode {
+        case .events:
+            _ = try context.secret("slack_signing_secret")
+            appToken = nil
+        case .socket:
+            appToken = try context.secret("slack_app_token")
+        }
         let api = SlackWebAPI(baseURL: settings.baseURL, token: token, http: context.http)
         if let configured = settings.botUserID {
             await identity.set(configured)
@@ -54,7 +61,7 @@ struct SlackPlugin: ChannelPlugin {
             await identity.set(user)
             context.log(.info, "connected to Slack", metadata: ["bot_user_id": user, "team": answer["team"] as? String ?? ""])
         }
-        guard settings.mode == .socket else { return }
+        guard let appToken else { return }
         let socketMode = SlackSocketMode(
             appAPI: SlackWebAPI(baseURL: settings.baseURL, token: appToken, http: context.http, tokenSecret: "slack_app_token"), botToken: token,
             identity: identity, context: context)

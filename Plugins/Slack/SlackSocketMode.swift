@@ -12,7 +12,7 @@ import Synchronization
 ///
 /// Slack recycles connections: it sends `disconnect` (`warning`, `refresh_requested`) some seconds before it closes
 /// one, and the plugin opens the next connection at once while the old one drains, so no event falls between the
-/// two. A connection that is lost is replaced after ``delay(after:failures:)``.
+/// two. A connection that is lost is replaced after ``delay(after:failures:retryAfter:)``.
 struct SlackSocketMode: Sendable {
     /// `apps.connections.open` with the app-level token.
     let appAPI: SlackWebAPI

@@ -10,8 +10,8 @@ import Synchronization
 /// file downloads, with Slack's wire formats and error codes. It records every call, can be told to fail, and plays
 /// Slack's side of the Events API too: it builds event payloads and signs them as Slack does. Socket Mode as well:
 /// `apps.connections.open` (app-level token only) hands out a one-use `…/link/?ticket=` WebSocket URL, a connection
-/// gets `hello`, and the test pushes envelopes, `disconnect` frames and drops through ``push(_:on:retryAttempt:envelopeID:)``,
-/// ``disconnect(reason:on:closeAfter:)`` and ``drop(_:)``; acknowledgements are recorded in ``acknowledged``.
+/// gets `hello`, and the test pushes envelopes, `disconnect` frames and drops through ``push(_:on:retryAttempt:)``,
+/// ``disconnect(reason:on:)`` and ``drop(_:)``; acknowledgements are recorded in ``acknowledged``.
 ///
 /// ```swift
 /// let slack = FakeSlack()
@@ -284,7 +284,8 @@ public final class FakeSlack: Sendable {
     /// Sends an `events_api` envelope around `payload` (an ``eventCallback(_:eventID:)``) on connection `socket`
     /// (the newest when nil); its envelope id, or nil when no connection is open.
     @discardableResult
-    public func push(_ payload: [String: Any], on socket: Int? = nil, retryAttempt: Int = 0, envelopeID: String = UUID().uuidString.lowercased()) -> String? {
+    public func push(_ payload: [String: Any], on socket: Int? = nil, retryAttempt: Int = 0) -> String? {
+        let envelopeID = UUID().uuidString.lowercased()
         let envelope: [String: Any] = [
             "envelope_id": envelopeID, "payload": payload, "type": "events_api", "accepts_response_payload": false, "retry_attempt": retryAttempt,
             "retry_reason": retryAttempt > 0 ? "timeout" : "",
@@ -293,19 +294,11 @@ public final class FakeSlack: Sendable {
     }
 
     /// Sends a `disconnect` frame (`warning`, `refresh_requested`, `link_disabled`) on connection `socket` (the newest
-    /// when nil), and closes that connection `closeAfter` later when given, as Slack does.
+    /// when nil); the test closes the connection later with ``drop(_:)``, as Slack does some seconds after.
     @discardableResult
-    public func disconnect(reason: String, on socket: Int? = nil, closeAfter: Duration? = nil) -> Bool {
-        guard let id = socket ?? openSockets.last else { return false }
+    public func disconnect(reason: String, on socket: Int? = nil) -> Bool {
         let frame: [String: Any] = ["type": "disconnect", "reason": reason, "debug_info": ["host": "applink-fake-1"]]
-        guard send(.text(String(decoding: Self.encode(frame), as: UTF8.self)), on: id) else { return false }
-        if let closeAfter {
-            Task {
-                try? await Task.sleep(for: closeAfter)
-                self.drop(id)
-            }
-        }
-        return true
+        return send(.text(String(decoding: Self.encode(frame), as: UTF8.self)), on: socket)
     }
 
     /// Closes connection `socket` from Slack's side.

@@ -37,17 +37,18 @@ struct PluginWebSocket: PluginWebSocketClient {
     func connect(_ request: PluginWebSocketRequest, session: @escaping @Sendable (PluginWebSocketConnection) async throws -> Void) async throws
         -> PluginWebSocketClose?
     {
-        let (host, port) = try await PluginEgress.admit(request.url, schemes: ["ws": 80, "wss": 443], kind: "a ws or wss URL", permissions: permissions)
-        let url = try Self.checkedURL(request.url, host: host, port: port)
+        // The request's own faults first: the network check may ask DNS.
         guard (1...(64 << 20)).contains(request.maxMessageBytes) else { throw PluginWebSocketError("maxMessageBytes must be between 1 and 64 MiB") }
-        guard abandoned.count.load(ordering: .relaxed) < Self.abandonedLimit else {
-            throw PluginWebSocketError("\(Self.abandonedLimit) earlier handshakes still hang unanswered; no new WebSocket connection until they end")
-        }
         var headers = HTTPFields()
         for header in request.headers {
             guard let name = HTTPField.Name(header.name) else { throw PluginWebSocketError("'\(header.name)' is not a valid header name") }
             headers.append(HTTPField(name: name, value: header.value))
         }
+        guard abandoned.count.load(ordering: .relaxed) < Self.abandonedLimit else {
+            throw PluginWebSocketError("\(Self.abandonedLimit) earlier handshakes still hang unanswered; no new WebSocket connection until they end")
+        }
+        let (host, port) = try await PluginEgress.admit(request.url, schemes: ["ws": 80, "wss": 443], kind: "a ws or wss URL", permissions: permissions)
+        let url = try Self.checkedURL(request.url, host: host, port: port)
         let ping = min(request.pingIntervalSeconds, 3600)
         let configuration = WebSocketClientConfiguration(
             maxFrameSize: request.maxMessageBytes, additionalHeaders: headers,
