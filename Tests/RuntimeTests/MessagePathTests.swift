@@ -244,13 +244,14 @@ import Testing
 
     /// Faults a user can meet, each answered with a clear message while nothing is lost and the session goes on.
     /// Retryable faults are met on both attempts (router.max_attempts is 2 here); the others end the call at once.
+    /// The person gets one short sentence; the upstream details go to the trace (and the log).
     @Test(arguments: [
-        (FakeReply.malformed, 1, "malformed answer"),
-        (FakeReply.error(status: 401), 1, "HTTP 401"),
-        (FakeReply.error(status: 404, message: "The model `m1` does not exist"), 1, "HTTP 404"),
-        (FakeReply.hang, 2, "timed out waiting 3s (first token)"),
+        (FakeReply.malformed, 1, "could not read", "malformed answer"),
+        (FakeReply.error(status: 401), 1, "refused the gateway's credentials", "HTTP 401"),
+        (FakeReply.error(status: 404, message: "The model `m1` does not exist"), 1, "rejected the request (HTTP 404)", "The model `m1` does not exist"),
+        (FakeReply.hang, 2, "did not answer in time", "timed out waiting 3s (first token)"),
     ])
-    func providerFaultsAreExplainedAndTheSessionGoesOn(fault: FakeReply, times: Int, expected: String) async throws {
+    func providerFaultsAreExplainedAndTheSessionGoesOn(fault: FakeReply, times: Int, expected: String, detail: String) async throws {
         let fake = FakeProvider()
         fake.enqueue(contentsOf: Array(repeating: fault, count: times), model: "m1")
         try await Self.withGateway(fake: fake, firstTokenTimeout: "3s") { gateway, _ in
@@ -260,7 +261,12 @@ import Testing
                 #expect(reply["event"] as? String == "chat.error")
                 let message = (reply["data"] as? [String: Any])?["message"] as? String ?? ""
                 #expect(message.contains(expected), "\(message)")
-                #expect(message.contains("Your message is saved"))
+                #expect(message.contains("It is saved"))
+                #expect(!message.contains("\n") && message.count < 200, "one short sentence: \(message)")
+                await gateway.state.traces.flush()
+                let hops = try await gateway.state.store.traceEvents(messageID: id)
+                #expect(hops.contains { $0.hop == "model.end" && $0.detail.contains(detail) }, "the trace keeps the upstream detail")
+                #expect(hops.contains { $0.hop == "turn.failed" })
                 let next = try await chat.send("and this one works")
                 #expect((try await chat.reply(to: next)["data"] as? [String: Any])?["text"] as? String == "echo: and this one works")
             }

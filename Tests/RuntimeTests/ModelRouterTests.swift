@@ -123,7 +123,7 @@ import Testing
 
     @Test func breakerOpensAfterRepeatedFaultsAndSkipsTheProvider() async throws {
         let fake = FakeProvider()
-        fake.enqueue(.error(status: 500), .error(status: 500), model: "m1")
+        fake.enqueue(.error(status: 503), .error(status: 503), model: "m1")
         try await Self.withRouter(fake: fake) { router, fake in
             _ = try await Self.ask(router)
             #expect(router.health().first { $0.name == "a" }?.breaker == "open")
@@ -140,7 +140,7 @@ import Testing
         var policy = Self.quick
         policy.breakerCooldown = .milliseconds(200)
         let fake = FakeProvider()
-        fake.enqueue(.error(status: 500), .error(status: 500), model: "m1")
+        fake.enqueue(.error(status: 503), .error(status: 503), model: "m1")
         try await Self.withRouter(policy: policy, fake: fake) { router, _ in
             _ = try await Self.ask(router)
             #expect(router.health().first { $0.name == "a" }?.breaker == "open")
@@ -182,7 +182,7 @@ import Testing
                     return
                 }
                 #expect(attempts.map(\.model) == ["a/m1", "b/m2"])
-                #expect(attempts.allSatisfy { $0.error.contains("404") })
+                #expect(attempts.allSatisfy { $0.error.description.contains("404") })
             }
         }
     }
@@ -209,5 +209,80 @@ import Testing
             }
             #expect(fake.requestCount == 0)
         }
+    }
+
+    @Test("a 500 that repeats for the same body is the request's fault: not retried again, and it never opens the breaker")
+    func repeatedServerErrorStaysWithItsRequest() async throws {
+        let fake = FakeProvider()
+        let broken = FakeReply.error(status: 500, message: "Internal Server Error: cannot apply the chat template")
+        fake.enqueue(broken, broken, broken, broken, model: "m1")
+        try await Self.withRouter(fake: fake) { router, fake in
+            for _ in 0..<2 {
+                let events = Events()
+                let outcome = try await Self.ask(router, events: events)
+                #expect(outcome.model.description == "b/m2")
+                #expect(events.all == ["start a/m1 #1", "end a/m1 #1 failed", "start a/m1 #2", "end a/m1 #2 failed", "start b/m2 #1", "end b/m2 #1 ok"])
+            }
+            // Two requests failed twice each, the breaker threshold is 2: a breaker counting them would be open now.
+            #expect(router.health().first { $0.name == "a" }?.breaker == "closed")
+            let outcome = try await Self.ask(router)
+            #expect(outcome.model.description == "a/m1", "other requests still reach the provider")
+            #expect(fake.pendingReplyCount == 0)
+        }
+    }
+
+    @Test("a 400 is not retried and does not count against the provider")
+    func badRequestMovesOnWithoutCounting() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.error(status: 400), .error(status: 400), .error(status: 400), model: "m1")
+        try await Self.withRouter(fake: fake) { router, _ in
+            for _ in 0..<3 {
+                let events = Events()
+                _ = try await Self.ask(router, events: events)
+                #expect(events.all.prefix(2) == ["start a/m1 #1", "end a/m1 #1 failed"])
+                #expect(events.all.count == 4)
+            }
+            #expect(router.health().first { $0.name == "a" }?.breaker == "closed")
+        }
+    }
+
+    @Test("a refused connection is not retried and fails over without waiting for the connect timeout")
+    func refusedConnectionFailsOverAtOnce() async throws {
+        let deadPort = try Self.closedPort()
+        try await FakeProviderServer.withServer(FakeProvider()) { server in
+            // A connect timeout far longer than the bound below: waiting for it would fail the test.
+            let timeouts = ProviderTimeouts(connect: .seconds(60), firstToken: .seconds(10), idle: .seconds(10), total: .seconds(90))
+            let router = ModelRouter(maxConnections: 8)
+            router.configure(
+                providers: [
+                    ProviderSettings(name: "dead", kind: .openai, baseURL: "http://127.0.0.1:\(deadPort)/v1", timeouts: timeouts),
+                    ProviderSettings(name: "b", kind: .anthropic, baseURL: server.baseURL, timeouts: timeouts),
+                ],
+                models: [ModelRef("dead/m1")!, ModelRef("b/m2")!], policy: Self.quick)
+            let events = Events()
+            let started = ContinuousClock.now
+            let outcome = try await Self.ask(router, events: events)
+            await router.shutdown()
+            #expect(outcome.model.description == "b/m2")
+            #expect(events.all == ["start dead/m1 #1", "end dead/m1 #1 failed", "start b/m2 #1", "end b/m2 #1 ok"])
+            #expect(ContinuousClock.now - started < .seconds(20), "the refused port cost the connect timeout")
+            #expect(router.health().first { $0.name == "dead" }?.lastError?.contains("connection refused") == true)
+        }
+    }
+
+    /// A loopback port nothing listens on: bound by the kernel's choice, then closed.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

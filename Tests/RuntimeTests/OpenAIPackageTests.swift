@@ -95,7 +95,7 @@ import Testing
         #expect(try await post(#"{"model":"swiftlet","messages":[]}"#).status == 400)
         #expect(try await post(#"{"model":"swiftlet","messages":[{"role":"wizard","content":"x"}]}"#).status == 400)
         let unconfigured = try await post(#"{"model":"swiftlet","messages":[{"role":"user","content":"x"}]}"#)
-        #expect(unconfigured.status == 502)
+        #expect(unconfigured.status == 503)
         #expect(unconfigured.body.contains("no model is configured"))
         #expect(try await gateway.request("/v1/models").status == 401)
         try await gateway.stop()

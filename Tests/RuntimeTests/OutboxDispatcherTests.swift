@@ -39,7 +39,7 @@ import Testing
         }
         dispatcher.register(channel)
         let entry = OutboxEntry(messageID: "m1", sessionID: "s1", replyMessageID: "m1:a", channel: "flaky", target: "t", body: "hello", kind: .message)
-        try await store.finishTurn(journalID: "m1", status: .done, error: nil, transcript: [], outbox: entry, usage: [])
+        try await store.finishTurn(TurnEnd(journalIDs: ["m1"], status: .done, transcript: [], outbox: entry))
         return (store, dispatcher, entry)
     }
 

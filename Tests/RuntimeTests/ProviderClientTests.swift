@@ -185,18 +185,22 @@ import Testing
         }
     }
 
-    @Test func unreachableProviderIsAConnectionError() async throws {
-        // The HTTP client keeps retrying a refused connection until the connect timeout, so that one must end it.
-        let timeouts = ProviderTimeouts(connect: .milliseconds(500), firstToken: .seconds(5), idle: .seconds(5), total: .seconds(10))
-        let settings = ProviderSettings(name: "p", kind: .openai, baseURL: "http://127.0.0.1:9/v1", timeouts: timeouts)
+    @Test func unreachableProviderIsARefusalNotRetried() async throws {
+        // The HTTP client would retry a refused connection until the connect timeout; the transport stops that, so
+        // the router moves on at once. A connect timeout far beyond the test's patience shows it is not waited for.
+        let timeouts = ProviderTimeouts(connect: .seconds(120), firstToken: .seconds(5), idle: .seconds(5), total: .seconds(200))
+        let settings = ProviderSettings(name: "p", kind: .openai, baseURL: "http://127.0.0.1:\(try ModelRouterTests.closedPort())/v1", timeouts: timeouts)
         let transport = ProviderTransport.make(timeouts: timeouts, maxConnections: 1)
         let provider = ModelRouter.provider(settings, transport: transport)
         do {
             _ = try await provider.complete(ModelRequest(model: "m", messages: [.user("hi")])) { _ in }
-            Issue.record("expected a connection error")
+            Issue.record("expected a refusal")
         } catch let error as ProviderError {
-            #expect(error.isRetryable)
-            if case .connection = error {} else if case .timeout(phase: "connect", _) = error {} else { Issue.record("got \(error)") }
+            #expect(!error.isRetryable)
+            guard case .refused = error else {
+                Issue.record("got \(error)")
+                return
+            }
         }
         await transport.shutdown()
     }

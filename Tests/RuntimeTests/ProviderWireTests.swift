@@ -38,7 +38,8 @@ private let weatherTool = ToolDefinition(name: "get_weather", description: "Weat
                 .object(["role": .string("system"), "content": .string("be brief")]),
                 .object(["role": .string("user"), "content": .string("weather?")]),
                 .object([
-                    "role": .string("assistant"), "content": .null,
+                    // "" rather than null beside tool calls: llama.cpp's server answers null with HTTP 500.
+                    "role": .string("assistant"), "content": .string(""),
                     "tool_calls": .array([
                         .object([
                             "id": .string("call_1"), "type": .string("function"),
@@ -168,14 +169,42 @@ private let weatherTool = ToolDefinition(name: "get_weather", description: "Weat
         #expect(throws: ProviderError.truncated) { try assembly.reply() }
     }
 
-    @Test func errorInsideTheStreamBecomesAnHTTPError() {
+    @Test func errorInsideTheStreamBecomesAnHTTPErrorOrAContextOverflow() {
         var assembly = OpenAIWire.StreamAssembly()
         #expect(throws: ProviderError.http(status: 500, type: "server_error", message: "The server is overloaded", retryAfter: nil)) {
             try assembly.feed(#"{"error":{"message":"The server is overloaded","type":"server_error","code":null}}"#)
         }
-        #expect(throws: ProviderError.http(status: 500, type: "context_length_exceeded", message: "too long", retryAfter: nil)) {
+        // An overflow reported in the stream is not "the stream ended": it is not retried, and the user is told why.
+        #expect(throws: ProviderError.contextOverflow("too long")) {
             try assembly.feed(#"{"error":{"message":"too long","type":"invalid_request_error","code":"context_length_exceeded"}}"#)
         }
+    }
+
+    @Test("context overflows are recognised in the words of OpenAI, vLLM, llama.cpp and Anthropic")
+    func contextOverflowIsRecognised() {
+        #expect(OpenAIWire.error(status: 400, body: #"{"error":{"message":"This model's maximum context length is 8192 tokens.","type":"invalid_request_error","code":"context_length_exceeded"}}"#, retryAfter: nil) == .contextOverflow("This model's maximum context length is 8192 tokens."))
+        #expect(OpenAIWire.error(status: 400, body: #"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#, retryAfter: nil) == .contextOverflow("the request exceeds the available context size, try increasing it"))
+        #expect(AnthropicWire.error(status: 400, body: #"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#, retryAfter: nil) == .contextOverflow("prompt is too long: 210000 tokens > 200000 maximum"))
+        #expect(OpenAIWire.error(status: 400, body: #"{"error":{"message":"Invalid value for 'temperature'","type":"invalid_request_error","code":null}}"#, retryAfter: nil).status == 400)
+        #expect(OpenAIWire.error(status: 422, body: #"{"detail":[{"loc":["body","messages"],"msg":"field required","type":"missing"}]}"#, retryAfter: nil) == .http(status: 422, type: "", message: "field required", retryAfter: nil))
+    }
+
+    @Test("tool_choice: the provider's setting on a turn's first call only; the request's own always; sampling passed through")
+    func toolChoiceAndSamplingAreEncoded() throws {
+        let tool = ToolDefinition(name: "lookup", description: "d", parameters: .object(["type": .string("object")]))
+        var request = ModelRequest(model: "m", messages: [.user("hi")], tools: [tool], maxTokens: 64, stream: false)
+        #expect(try json(OpenAIWire.encode(request, toolChoice: .required))["tool_choice"] == .string("required"))
+        request.firstRound = false
+        #expect(try json(OpenAIWire.encode(request, toolChoice: .required))["tool_choice"] == nil)
+        request.toolChoice = .function("lookup")
+        #expect(try json(OpenAIWire.encode(request, toolChoice: .required))["tool_choice"] == .object(["type": .string("function"), "function": .object(["name": .string("lookup")])]))
+        request.tools = []
+        #expect(try json(OpenAIWire.encode(request, toolChoice: .required))["tool_choice"] == nil, "no tools, no tool_choice")
+        request.sampling = Sampling(temperature: 0.2, stop: ["END"], seed: 7, passthrough: ["top_k": .number(5), "model": .string("override")])
+        let body = try json(OpenAIWire.encode(request))
+        #expect(body["temperature"] == .number(0.2) && body["stop"] == .array([.string("END")]) && body["seed"] == .number(7) && body["top_k"] == .number(5))
+        #expect(body["model"] == .string("m"), "a passed-through field never overrides the gateway's own")
+        #expect(try json(AnthropicWire.encode(ModelRequest(model: "m", messages: [.user("a"), .user("b")], tools: [tool], maxTokens: 8), toolChoice: .required))["tool_choice"] == .object(["type": .string("any")]))
     }
 
     @Test func chunkThatIsNotJSONIsMalformed() {
@@ -586,12 +615,17 @@ private func http(_ status: Int) -> ProviderError { .http(status: status, type: 
 @Suite struct ProviderErrorTests {
     @Test(arguments: [
         (http(400), false, false),
-        (http(401), false, false),
+        (http(401), false, true),
         (http(404), false, false),
         (http(408), true, false),
         (http(429), true, true),
-        (http(500), true, true),
+        (http(403), false, true),
+        (http(500), true, false),
+        (http(503), true, true),
         (http(529), true, true),
+        (ProviderError.contextOverflow("too long"), false, false),
+        (ProviderError.refused("nothing listens"), false, true),
+        (ProviderError.unavailable("breaker open"), false, false),
         (ProviderError.timeout(phase: "idle", after: .seconds(30)), true, true),
         (ProviderError.truncated, true, true),
         (ProviderError.malformed("x"), false, true),

@@ -14,7 +14,7 @@ import Testing
     @Test func migratesAnEmptyDatabaseInWALMode() async throws {
         let path = Self.temporaryPath()
         let store = try SQLiteStore(path: path)
-        #expect(try await store.appliedMigrations() == ["v1_sessions_messages", "v2_control_tokens", "v3_audit_log", "v4_message_path", "v5_message_traces", "v6_plugin_store", "v7_pairing"])
+        #expect(try await store.appliedMigrations() == ["v1_sessions_messages", "v2_control_tokens", "v3_audit_log", "v4_message_path", "v5_message_traces", "v6_plugin_store", "v7_pairing", "v8_turn_transcript"])
         try await store.close()
         let queue = try DatabaseQueue(path: path)
         #expect(try await queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
@@ -34,7 +34,7 @@ import Testing
         try old.close()
 
         let store = try SQLiteStore(path: path)
-        #expect(try await store.appliedMigrations().count == 7)
+        #expect(try await store.appliedMigrations().count == 8)
         let session = try await store.session(key: "webchat:main", channel: "webchat", peer: "owner")
         #expect(session.id == "s1")
         _ = try await store.appendAudit(AuditEvent(eventType: "test"))
@@ -94,5 +94,28 @@ import Testing
         } throws: { error in
             "\(error)".contains("cannot open the database")
         }
+    }
+
+    @Test("v8: a message still pending when the database was written by an older version enters its turn's context once")
+    func migrationMovesPendingUserRowsToTheirTurn() async throws {
+        let path = Self.temporaryPath()
+        let old = try DatabasePool(path: path)
+        try SQLiteStore.migrate(old, upTo: "v7_pairing")
+        try await old.write { db in
+            try db.execute(sql: "INSERT INTO sessions (id, key, channel, peer, created_at, updated_at) VALUES ('s1', 'k', 'c', 'p', '2026-01-01 00:00:00.000', '2026-01-01 00:00:00.000')")
+            for (id, status) in [("m1", "done"), ("m2", "pending")] {
+                try db.execute(
+                    sql: "INSERT INTO ingress_journal (id, channel, session_key, session_id, peer, sender, text, reply_target, status, received_at) VALUES (?, 'c', 'k', 's1', 'p', 'p', ?, 't', ?, '2026-01-01 00:00:00.000')",
+                    arguments: [id, id, status])
+                try db.execute(
+                    sql: "INSERT INTO messages (message_id, session_id, role, author, content, created_at) VALUES (?, 's1', 'user', 'p', ?, '2026-01-01 00:00:00.000')",
+                    arguments: [id, id])
+            }
+        }
+        try old.close()
+        let store = try SQLiteStore(path: path)
+        #expect(try await store.messages(sessionID: "s1", limit: 10).map(\.messageID) == ["m1"], "the pending message is written again with its turn")
+        #expect(try await store.pendingJournal(sessionID: "s1").map(\.id) == ["m2"])
+        try await store.close()
     }
 }

@@ -13,12 +13,13 @@ import Testing
         /// Work holds until released, so a test can look at what runs at once without depending on timing.
         let released = Atomic(false)
 
-        func work(_ entry: JournalEntry) async {
+        func work(_ entries: [JournalEntry]) async {
+            let names = entries.map(\.id).joined(separator: "+")
             let now = running.add(1, ordering: .relaxed).newValue
             peak.store(max(peak.load(ordering: .relaxed), now), ordering: .relaxed)
-            events.withLock { $0.append("start \(entry.id)") }
+            events.withLock { $0.append("start \(names)") }
             while !released.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(2)) }
-            events.withLock { $0.append("end \(entry.id)") }
+            events.withLock { $0.append("end \(names)") }
             running.subtract(1, ordering: .relaxed)
         }
 
@@ -76,9 +77,9 @@ import Testing
     @Test func cancellingTheRunningTurnLeavesTheRestOfTheLane() async throws {
         let started = Atomic(0)
         let lanes = SessionLanes(limit: 2)
-        let work: SessionLanes.Work = { entry in
+        let work: SessionLanes.Work = { entries in
             started.add(1, ordering: .relaxed)
-            if entry.id == "slow" { try? await Task.sleep(for: .seconds(30)) }
+            if entries.first?.id == "slow" { try? await Task.sleep(for: .seconds(30)) }
         }
         await lanes.enqueue(Self.entry("slow", session: "S"), work: work)
         await lanes.enqueue(Self.entry("next", session: "S"), work: work)
@@ -87,5 +88,44 @@ import Testing
         await lanes.waitUntilIdle()
         #expect(started.load(ordering: .relaxed) == 2)
         #expect(await lanes.cancelRunning(session: "S") == false)
+    }
+
+    @Test func collectTakesTheWaitingMessagesOfALaneTogetherButNeverACommand() async throws {
+        let recorder = Recorder()
+        let lanes = SessionLanes(limit: 4)
+        for id in ["a1", "a2", "a3", "/new", "a4"] { await lanes.enqueue(Self.entry(id, session: "A"), collect: 10, work: recorder.work) }
+        #expect(try await recorder.holdUntilRunning(1) == 1)
+        await lanes.waitUntilIdle()
+        #expect(recorder.events.withLock { $0 } == ["start a1", "end a1", "start a2+a3", "end a2+a3", "start /new", "end /new", "start a4", "end a4"])
+    }
+
+    @Test func aRunningTurnCanTakeTheMessagesWaitingBehindIt() async throws {
+        let lanes = SessionLanes(limit: 2)
+        let taken = Mutex<[String]>([])
+        let gate = Atomic(false)
+        let work: SessionLanes.Work = { entries in
+            guard entries.first?.id == "a1" else { return }
+            while !gate.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(2)) }
+            let joined = await lanes.steer(session: "A", limit: 10)
+            taken.withLock { $0 = joined.map(\.id) }
+        }
+        for id in ["a1", "a2", "a3", "/status", "a4"] { await lanes.enqueue(Self.entry(id, session: "A"), work: work) }
+        gate.store(true, ordering: .relaxed)
+        await lanes.waitUntilIdle()
+        #expect(taken.withLock { $0 } == ["a2", "a3"], "the command and what follows it wait for their own turns")
+        #expect(await lanes.queued == 0)
+        #expect(await lanes.steer(session: "A", limit: 10).isEmpty, "no turn runs: nothing to steer")
+    }
+
+    @Test func aClosedLaneStartsNothingAndIsIdleOnceRunningTurnsEnd() async throws {
+        let recorder = Recorder()
+        let lanes = SessionLanes(limit: 1)
+        await lanes.enqueue(Self.entry("a1", session: "A"), work: recorder.work)
+        await lanes.enqueue(Self.entry("b1", session: "B"), work: recorder.work)
+        await lanes.close()
+        #expect(try await recorder.holdUntilRunning(1) == 1)
+        await lanes.waitUntilIdle()
+        #expect(recorder.events.withLock { $0 } == ["start a1", "end a1"])
+        #expect(await lanes.queued == 1, "b1 stays queued (pending in the journal) for the next start")
     }
 }

@@ -17,8 +17,10 @@ public final class Agent: Sendable {
     public struct Outcome: Sendable {
         public var kind: OutboxEntry.Kind
         public var text: String
-        /// Error code for error replies (`provider_failed`, `no_model`, ...).
+        /// Error code for error replies (`provider_failed`, `no_model`, `context_overflow`, ...).
         public var code: String?
+        /// The turn's transcript rows in conversation order: its user messages first (and those that joined it
+        /// where they joined), tool results, the answer.
         public var transcript: [MessageRecord]
         public var usage: [UsageRecord]
         public var providerTime: Duration
@@ -26,7 +28,20 @@ public final class Agent: Sendable {
         /// Calls for the client to run (OpenAI API with client tools); empty otherwise.
         public var clientToolCalls: [ToolCall] = []
         public var finishReason = "stop"
+        /// Messages that joined the turn while it ran (`sessions.queue: steer`), oldest first.
+        public var steered: [JournalEntry] = []
+        /// Why the model could not answer, for callers that shape their own errors (the OpenAI-compatible API).
+        public var failure: ProviderError?
         public var tokens: TokenUsage { usage.reduce(TokenUsage()) { $0 + TokenUsage(input: $1.inputTokens, output: $1.outputTokens) } }
+    }
+
+    /// What a turn has done so far; kept when a model call fails, so the tool results and the time spent reach
+    /// the transcript and the usage rows with the error reply.
+    struct Progress {
+        var transcript: [MessageRecord]
+        var usage: [UsageRecord] = []
+        var providerTime = Duration.zero
+        var steered: [JournalEntry] = []
     }
 
     public static let author = "gateway"
@@ -48,40 +63,58 @@ public final class Agent: Sendable {
         self.configuration = configuration
     }
 
-    /// Runs the turn for `entry`. Throws only `CancellationError` (`/stop`, shutdown); every other
-    /// failure is an error outcome the user sees.
-    public func respond(to entry: JournalEntry, emit: @escaping @Sendable (Event) async -> Void) async throws -> Outcome {
+    /// Runs the turn that answers `entries` (one message, or several a session's queue mode collected), the
+    /// first of which names the turn. Throws only `CancellationError` (`/stop`, shutdown); every other failure is
+    /// an error outcome the user sees.
+    ///
+    /// The context is the session's transcript (earlier turns) followed by these messages: the transcript never
+    /// holds a message that has not been answered, so a turn cannot see a later message of its session.
+    ///
+    /// - Parameters:
+    ///   - steer: hands over messages that arrived meanwhile, asked before each model call after a tool round;
+    ///     they join this turn (`sessions.queue: steer`).
+    public func respond(
+        to entries: [JournalEntry], steer: @escaping @Sendable () async -> [JournalEntry] = { [] }, emit: @escaping @Sendable (Event) async -> Void
+    ) async throws -> Outcome {
+        guard let turn = entries.first else { preconditionFailure("a turn answers at least one message") }
         // One read for the session's state and its context rows: this runs for every message.
-        let (initialState, history) = try await store.turnContext(sessionID: entry.sessionID, limit: Self.historyLimit)
+        let (initialState, stored) = try await store.turnContext(sessionID: turn.sessionID, limit: Self.historyLimit)
         var state = initialState
-        if let command = ChatCommand.parse(entry.text) {
-            return Self.gatewayReply(try await perform(command, entry: entry, state: &state), for: entry)
+        if entries.count == 1, let command = ChatCommand.parse(turn.text) {
+            return Self.gatewayReply(try await perform(command, entry: turn, state: &state), for: entries)
         }
+        let asked = entries.map(Self.userRecord)
+        var progress = Progress(transcript: asked)
         let config = configuration()
         let override = state.modelOverride.flatMap(ModelRef.init)
-        let budget = contextBudget(override: override, config: config)
-        let offer = tools.offer(allowedBy: config.tools, context: Self.toolContext(entry))
+        let offer = tools.offer(allowedBy: config.tools, context: Self.toolContext(turn))
+        let budget = contextBudget(override: override, config: config, tools: offer.definitions)
         let system = systemPrompt(config, offer: offer)
-
-        var plan = contextPlan(history: history, state: state, system: system, budget: budget, config: config)
-        var usage: [UsageRecord] = []
-        var providerTime = Duration.zero
+        var plan = contextPlan(history: stored + asked, state: state, system: system, budget: budget, config: config)
         do {
             if let through = plan.compactThrough {
-                let outcome = try await compact(entry: entry, state: &state, through: through, override: override)
-                usage.append(contentsOf: outcome.records)
-                providerTime += outcome.time
-                plan = try await contextPlan(entry: entry, state: state, system: system, budget: budget, config: config)
+                try await compact(turn: turn, state: &state, through: through, override: override, progress: &progress)
+                plan = try await contextPlan(turn: turn, asked: asked, state: state, system: system, budget: budget, config: config)
             }
             return try await toolLoop(
-                entry: entry, messages: plan.messages, override: override, onlyOverride: false, offered: offer.definitions, clientTools: nil, config: config,
-                usage: usage,
-                providerTime: providerTime, emit: emit)
+                turn: turn, messages: plan.messages, override: override, onlyOverride: false, offered: offer.definitions, clientTools: nil,
+                options: Options(maxTokens: config.agent.maxOutputTokens), config: config, steer: steer, progress: &progress, emit: emit)
         } catch let error as ProviderError {
-            var outcome = failure(error, entry: entry)
-            outcome.usage = usage
-            outcome.providerTime = providerTime
-            return outcome
+            if Task.isCancelled { throw CancellationError() }
+            return failure(error, turn: turn, progress: progress)
+        }
+    }
+
+    /// What a caller of the OpenAI-compatible API set for its request.
+    public struct Options: Sendable {
+        public var maxTokens: Int
+        public var toolChoice: ToolChoice?
+        public var sampling: Sampling
+
+        public init(maxTokens: Int, toolChoice: ToolChoice? = nil, sampling: Sampling = Sampling()) {
+            self.maxTokens = maxTokens
+            self.toolChoice = toolChoice
+            self.sampling = sampling
         }
     }
 
@@ -90,43 +123,54 @@ public final class Agent: Sendable {
     /// - Parameters:
     ///   - model: nil for the agent (persona, gateway tools, configured models with failover); a ref to use
     ///     exactly that model, with `clientTools` passed through and their calls returned to the caller.
+    ///   - options: the caller's generation parameters; nil `maxTokens` means `agent.max_output_tokens`.
     public func answer(
-        messages: [ChatMessage], model: ModelRef?, clientTools: [ToolDefinition], requestID: String, emit: @escaping @Sendable (Event) async -> Void
+        messages: [ChatMessage], model: ModelRef?, clientTools: [ToolDefinition], requestID: String, maxTokens: Int? = nil, toolChoice: ToolChoice? = nil,
+        sampling: Sampling = Sampling(), emit: @escaping @Sendable (Event) async -> Void
     ) async throws -> Outcome {
         let config = configuration()
         var conversation = messages
-        let entry = JournalEntry(id: requestID, channel: "api", sessionKey: "api", sessionID: "", peer: "api", sender: "api", text: "", replyTarget: "")
-        let offer = tools.offer(allowedBy: config.tools, context: Self.toolContext(entry))
+        let turn = JournalEntry(id: requestID, channel: "api", sessionKey: "api", sessionID: "", peer: "api", sender: "api", text: "", replyTarget: "")
+        let offer = tools.offer(allowedBy: config.tools, context: Self.toolContext(turn))
         if model == nil { conversation.insert(.system(systemPrompt(config, offer: offer)), at: 0) }
+        var progress = Progress(transcript: [])
+        // The caller's tool_choice names the caller's tools: it goes with them, not with the gateway's own.
+        let options = Options(maxTokens: maxTokens ?? config.agent.maxOutputTokens, toolChoice: model == nil ? nil : toolChoice, sampling: sampling)
         do {
             return try await toolLoop(
-                entry: entry, messages: conversation, override: model, onlyOverride: model != nil, offered: offer.definitions,
-                clientTools: model == nil ? nil : clientTools, config: config,
-                usage: [], providerTime: .zero, emit: emit)
+                turn: turn, messages: conversation, override: model, onlyOverride: model != nil, offered: offer.definitions,
+                clientTools: model == nil ? nil : clientTools, options: options, config: config, steer: { [] }, progress: &progress, emit: emit)
         } catch let error as ProviderError {
-            return failure(error, entry: entry)
+            if Task.isCancelled { throw CancellationError() }
+            return failure(error, turn: turn, progress: progress)
         }
     }
 
     private func toolLoop(
-        entry: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, onlyOverride: Bool, offered: [ToolDefinition], clientTools: [ToolDefinition]?,
-        config: GatewayConfig,
-        usage initialUsage: [UsageRecord],
-        providerTime initialTime: Duration, emit: @escaping @Sendable (Event) async -> Void
+        turn: JournalEntry, messages initial: [ChatMessage], override: ModelRef?, onlyOverride: Bool, offered: [ToolDefinition], clientTools: [ToolDefinition]?,
+        options: Options, config: GatewayConfig, steer: @Sendable () async -> [JournalEntry], progress: inout Progress,
+        emit: @escaping @Sendable (Event) async -> Void
     ) async throws -> Outcome {
         var messages = initial
-        var usage = initialUsage
-        var providerTime = initialTime
-        var transcript: [MessageRecord] = []
-        let context = Self.toolContext(entry)
+        let context = Self.toolContext(turn)
         let definitions = clientTools ?? offered
         for iteration in 1...config.agent.maxToolIterations {
-            let request = ModelRequest(model: "", messages: messages, tools: definitions, maxTokens: config.agent.maxOutputTokens, stream: true)
-            let outcome = try await call(request, entry: entry, override: override, onlyOverride: onlyOverride, emit: emit, usage: &usage)
-            providerTime += outcome.providerTime
+            if iteration > 1 {
+                let joined = await steer()
+                for entry in joined {
+                    traces.record(entry.id, "steered", ["answered_by": .string(turn.id), "iteration": .number(Double(iteration))])
+                    messages.append(.user(entry.text))
+                    progress.transcript.append(Self.userRecord(entry))
+                }
+                progress.steered += joined
+            }
+            let request = ModelRequest(
+                model: "", messages: messages, tools: definitions, maxTokens: options.maxTokens, stream: true, toolChoice: iteration == 1 ? options.toolChoice : nil,
+                firstRound: iteration == 1, sampling: options.sampling)
+            let outcome = try await call(request, turn: turn, override: override, onlyOverride: onlyOverride, emit: emit, progress: &progress)
             let reply = outcome.reply
             if clientTools != nil, !reply.toolCalls.isEmpty {
-                var result = Outcome(kind: .message, text: reply.text, transcript: [], usage: usage, providerTime: providerTime, model: outcome.model.description)
+                var result = Outcome(kind: .message, text: reply.text, transcript: [], usage: progress.usage, providerTime: progress.providerTime, model: outcome.model.description)
                 result.clientToolCalls = reply.toolCalls
                 result.finishReason = "tool_calls"
                 return result
@@ -134,96 +178,128 @@ public final class Agent: Sendable {
             guard !reply.toolCalls.isEmpty else {
                 var text = reply.text
                 if text.isEmpty { text = reply.finishReason == "length" ? "(the answer was cut off at agent.max_output_tokens)" : "(the model returned an empty answer)" }
-                let final = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: outcome.model.description, content: text)
-                var result = Outcome(kind: .message, text: text, transcript: transcript + [final], usage: usage, providerTime: providerTime, model: outcome.model.description)
+                let final = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .assistant, author: outcome.model.description, content: text)
+                var result = Outcome(
+                    kind: .message, text: text, transcript: progress.transcript + [final], usage: progress.usage, providerTime: progress.providerTime,
+                    model: outcome.model.description)
                 result.finishReason = reply.finishReason
+                result.steered = progress.steered
                 return result
             }
             messages.append(.assistant(reply.text, toolCalls: reply.toolCalls))
             for (index, call) in reply.toolCalls.enumerated() {
-                traces.record(entry.id, "tool.start", ["tool": .string(call.name), "iteration": .number(Double(iteration))])
+                traces.record(turn.id, "tool.start", ["tool": .string(call.name), "iteration": .number(Double(iteration))])
                 let started = ContinuousClock.now
                 let result = await tools.run(call, context: context, policy: config.tools)
-                traces.record(entry.id, "tool.end", durationMs: (ContinuousClock.now - started).milliseconds, ["tool": .string(call.name), "error": .bool(result.isError)])
+                traces.record(turn.id, "tool.end", durationMs: (ContinuousClock.now - started).milliseconds, ["tool": .string(call.name), "error": .bool(result.isError)])
                 messages.append(ChatMessage(role: .tool, content: result.output, toolCallID: call.id, toolName: call.name, isError: result.isError))
-                transcript.append(
+                progress.transcript.append(
                     MessageRecord(
-                        messageID: "\(entry.id):t\(iteration).\(index)", sessionID: entry.sessionID, role: .tool, author: call.name,
+                        messageID: "\(turn.id):t\(iteration).\(index)", sessionID: turn.sessionID, role: .tool, author: call.name,
                         content: "\(call.name)(\(call.arguments)) → \(result.isError ? "error: " : "")\(result.output.prefix(2000))"))
             }
             try Task.checkCancellation()
         }
         let text = "I stopped after \(config.agent.maxToolIterations) rounds of tool calls (agent.max_tool_iterations) without a final answer."
-        let final = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: Self.author, content: text)
-        return Outcome(kind: .message, text: text, transcript: transcript + [final], usage: usage, providerTime: providerTime, model: nil)
+        let final = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .assistant, author: Self.author, content: text)
+        var result = Outcome(kind: .message, text: text, transcript: progress.transcript + [final], usage: progress.usage, providerTime: progress.providerTime, model: nil)
+        result.steered = progress.steered
+        return result
     }
 
-    /// One routed model call with its traces, usage rows and streamed events.
+    /// One routed model call with its traces, usage rows and streamed events; the attempts' usage and time are
+    /// added to `progress` whether the call succeeds or not.
     private func call(
-        _ request: ModelRequest, entry: JournalEntry, override: ModelRef?, onlyOverride: Bool = false, emit: @escaping @Sendable (Event) async -> Void,
-        usage: inout [UsageRecord]
+        _ request: ModelRequest, turn: JournalEntry, override: ModelRef?, onlyOverride: Bool = false, emit: @escaping @Sendable (Event) async -> Void,
+        progress: inout Progress
     ) async throws -> ModelRouter.Outcome {
         let traces = self.traces
         let attempts = AttemptLog()
-        let outcome = try await router.complete(request, override: override, fallbacks: !onlyOverride) { event in
-            switch event {
-            case .started(let ref, let attempt):
-                let number = attempts.begin()
-                traces.record(entry.id, "model.start", ["provider": .string(ref.provider), "model": .string(ref.model), "attempt": .number(Double(attempt)), "call": .number(Double(number))])
-            case .text(let text):
-                await emit(.text(text, attempt: attempts.current))
-            case .discarded:
-                await emit(.retract(attempt: attempts.current))
-            case .finished(let ref, let attempt, let elapsed, let tokens, let error):
-                var detail: [String: JSONValue] = [
-                    "provider": .string(ref.provider), "model": .string(ref.model), "attempt": .number(Double(attempt)),
-                    "input_tokens": .number(Double(tokens.input)), "output_tokens": .number(Double(tokens.output)),
-                ]
-                if let error { detail["error"] = .string(error.description) }
-                traces.record(entry.id, "model.end", durationMs: elapsed.milliseconds, detail)
-                attempts.finish(UsageRecord(messageID: entry.id, sessionID: entry.sessionID, provider: ref.provider, model: ref.model, usage: tokens, latencyMs: elapsed.milliseconds, ok: error == nil))
+        do {
+            let outcome = try await router.complete(request, override: override, fallbacks: !onlyOverride, requestID: turn.id) { event in
+                await Self.observe(event, turn: turn, attempts: attempts, traces: traces, emit: emit)
             }
+            progress.usage += attempts.records
+            progress.providerTime += attempts.elapsed
+            return outcome
+        } catch {
+            progress.usage += attempts.records
+            progress.providerTime += attempts.elapsed
+            throw error
         }
-        usage.append(contentsOf: attempts.records)
-        return outcome
     }
 
-    private func compact(entry: JournalEntry, state: inout SessionState, through: Int64, override: ModelRef?) async throws -> (records: [UsageRecord], time: Duration) {
+    private static func observe(
+        _ event: ModelRouter.Event, turn: JournalEntry, attempts: AttemptLog, traces: TraceRecorder, emit: @Sendable (Event) async -> Void
+    ) async {
+        switch event {
+        case .started(let ref, let attempt):
+            let number = attempts.begin()
+            traces.record(turn.id, "model.start", ["provider": .string(ref.provider), "model": .string(ref.model), "attempt": .number(Double(attempt)), "call": .number(Double(number))])
+        case .text(let text):
+            await emit(.text(text, attempt: attempts.current))
+        case .discarded:
+            await emit(.retract(attempt: attempts.current))
+        case .finished(let ref, let attempt, let elapsed, let tokens, let error):
+            var detail: [String: JSONValue] = [
+                "provider": .string(ref.provider), "model": .string(ref.model), "attempt": .number(Double(attempt)),
+                "input_tokens": .number(Double(tokens.input)), "output_tokens": .number(Double(tokens.output)),
+                "usage": .string(tokens.estimated ? "estimated" : "reported"),
+            ]
+            if let error {
+                detail["error"] = .string(error.description)
+                detail["usage"] = nil
+                if let status = error.status { detail["status"] = .number(Double(status)) }
+            }
+            traces.record(turn.id, "model.end", durationMs: elapsed.milliseconds, detail)
+            attempts.finish(
+                UsageRecord(messageID: turn.id, sessionID: turn.sessionID, provider: ref.provider, model: ref.model, usage: tokens, latencyMs: elapsed.milliseconds, ok: error == nil),
+                elapsed: elapsed)
+        }
+    }
+
+    private func compact(turn: JournalEntry, state: inout SessionState, through: Int64, override: ModelRef?, progress: inout Progress) async throws {
         let after = max(state.contextStart, state.summaryThrough)
-        let rows = try await store.messages(sessionID: entry.sessionID, afterRowID: after, limit: 10_000).filter { ($0.id ?? 0) <= through }
-        traces.record(entry.id, "compaction.start", ["rows": .number(Double(rows.count))])
-        var usage: [UsageRecord] = []
+        let rows = try await store.messages(sessionID: turn.sessionID, afterRowID: after, limit: 10_000).filter { ($0.id ?? 0) <= through }
+        traces.record(turn.id, "compaction.start", ["rows": .number(Double(rows.count))])
         let request = ModelRequest(model: "", messages: ContextPlan.compactionRequest(previousSummary: state.summary, rows: rows), maxTokens: 1024, stream: false)
-        let outcome = try await call(request, entry: entry, override: override, emit: { _ in }, usage: &usage)
+        let before = progress.providerTime
+        let outcome = try await call(request, turn: turn, override: override, emit: { _ in }, progress: &progress)
         state.summary = outcome.reply.text
         state.summaryThrough = through
-        try await store.updateSessionState(sessionID: entry.sessionID, state)
-        traces.record(entry.id, "compaction.end", durationMs: outcome.providerTime.milliseconds, ["summary_chars": .number(Double(outcome.reply.text.count))])
-        return (usage, outcome.providerTime)
+        try await store.updateSessionState(sessionID: turn.sessionID, state)
+        traces.record(turn.id, "compaction.end", durationMs: (progress.providerTime - before).milliseconds, ["summary_chars": .number(Double(outcome.reply.text.count))])
     }
 
     /// Transcript rows read per turn at most; more than any context budget holds.
     static let historyLimit = 2000
 
-    private func contextPlan(entry: JournalEntry, state: SessionState, system: String, budget: Int, config: GatewayConfig) async throws -> ContextPlan {
+    /// The plan after a compaction: the stored rows since the new summary, then the turn's own messages.
+    func contextPlan(turn: JournalEntry, asked: [MessageRecord], state: SessionState, system: String, budget: Int, config: GatewayConfig) async throws -> ContextPlan {
         let after = max(state.contextStart, state.summaryThrough)
-        let history = try await store.messages(sessionID: entry.sessionID, afterRowID: after, limit: Self.historyLimit)
-        return contextPlan(history: history, state: state, system: system, budget: budget, config: config)
+        let history = try await store.messages(sessionID: turn.sessionID, afterRowID: after, limit: Self.historyLimit)
+        return contextPlan(history: history + asked, state: state, system: system, budget: budget, config: config)
     }
 
-    private func contextPlan(history: [MessageRecord], state: SessionState, system: String, budget: Int, config: GatewayConfig) -> ContextPlan {
+    func contextPlan(history: [MessageRecord], state: SessionState, system: String, budget: Int, config: GatewayConfig) -> ContextPlan {
         ContextPlan.make(
             system: system, summary: state.summary, history: history, budget: budget, thresholdPercent: config.agent.compactionThreshold,
             keepRecent: config.agent.keepRecentMessages)
     }
 
-    /// Tokens the prompt may use: the context window of the session's first model minus the answer's share.
-    private func contextBudget(override: ModelRef?, config: GatewayConfig) -> Int {
+    /// Tokens the prompt may use: the context window of the session's first model minus the answer's share and
+    /// the tool declarations sent with every call.
+    func contextBudget(override: ModelRef?, config: GatewayConfig, tools: [ToolDefinition]) -> Int {
         let window = (override ?? router.models.first).flatMap { router.contextWindow(for: $0) } ?? 32_768
-        return max(256, window - config.agent.maxOutputTokens)
+        return max(256, window - config.agent.maxOutputTokens - ContextPlan.estimateTokens(tools: tools))
     }
 
-    private static func toolContext(_ entry: JournalEntry) -> ToolContext {
+    /// A turn's user message as the transcript keeps it: written with the turn's end, dated when it arrived.
+    static func userRecord(_ entry: JournalEntry) -> MessageRecord {
+        MessageRecord(messageID: entry.id, sessionID: entry.sessionID, role: .user, author: entry.sender, content: entry.text, createdAt: entry.receivedAt)
+    }
+
+    static func toolContext(_ entry: JournalEntry) -> ToolContext {
         ToolContext(messageID: entry.id, sessionID: entry.sessionID, channel: entry.channel, sender: entry.sender)
     }
 
@@ -240,7 +316,7 @@ public final class Agent: Sendable {
     /// The persona file's text plus the tool notes, rebuilt only when the file's modification time or size
     /// or the registered tools change (one `stat` per turn, so an edit applies to the next message
     /// without a reload).
-    private func systemPrompt(_ config: GatewayConfig, offer: ToolRegistry.Offer) -> String {
+    func systemPrompt(_ config: GatewayConfig, offer: ToolRegistry.Offer) -> String {
         var key = PromptKey(toolsGeneration: offer.generation, offered: offer.definitions.map(\.name))
         if !config.agent.personaFile.isEmpty {
             key.path = workspace.path(config.agent.personaFile).path
@@ -253,83 +329,49 @@ public final class Agent: Sendable {
         return prompt
     }
 
-    // MARK: - Commands
-
-    private func perform(_ command: ChatCommand, entry: JournalEntry, state: inout SessionState) async throws -> String {
-        switch command {
-        case .new, .reset:
-            // From this command on: messages queued behind it belong to the fresh conversation.
-            if let row = try await store.rowID(messageID: entry.id) {
-                state.startFresh(after: row)
-            } else {
-                state.startFresh(after: try await store.lastMessageRowID(sessionID: entry.sessionID))
-            }
-            try await store.updateSessionState(sessionID: entry.sessionID, state)
-            return "Started a fresh conversation. (The earlier transcript is kept but no longer sent to the model.)"
-        case .stop:
-            return Self.nothingToStop
-        case .help:
-            return ChatCommand.helpText
-        case .model(nil):
-            let configured = router.models.map(\.description)
-            if let current = state.modelOverride {
-                return "This session uses \(current) (set with /model), then \(configured.joined(separator: ", ").ifEmpty("no fallbacks")). /model default goes back."
-            }
-            return configured.isEmpty ? "No model is configured (agent.models is empty)." : "Models, in order: \(configured.joined(separator: ", "))."
-        case .model(let argument?):
-            if argument == "default" || argument == "reset" {
-                state.modelOverride = nil
-                try await store.updateSessionState(sessionID: entry.sessionID, state)
-                return "Back to the configured models: \(router.models.map(\.description).joined(separator: ", ").ifEmpty("none configured"))."
-            }
-            guard let ref = ModelRef(argument) else { return "'\(argument)' is not a model ref; write provider/model, e.g. /model openai/gpt-4o-mini." }
-            if let problem = router.problem(with: ref) { return "Cannot use \(ref): \(problem)." }
-            state.modelOverride = ref.description
-            try await store.updateSessionState(sessionID: entry.sessionID, state)
-            return "This session now uses \(ref), with the configured models as fallbacks."
-        case .status:
-            let config = configuration()
-            let override = state.modelOverride.flatMap(ModelRef.init)
-            let model = (override ?? router.models.first)?.description ?? "none configured"
-            let budget = contextBudget(override: override, config: config)
-            let plan = try await contextPlan(entry: entry, state: state, system: systemPrompt(config, offer: tools.offer(allowedBy: config.tools, context: Self.toolContext(entry))), budget: budget, config: config)
-            let providers = router.health().map { "\($0.name) (\($0.kind)): breaker \($0.breaker), \($0.calls) calls, \($0.failures) failed" }
-            return """
-                Session \(entry.sessionKey)
-                Model: \(model)\(state.modelOverride == nil ? "" : " (set with /model)")
-                Context: about \(plan.estimatedTokens) of \(budget) tokens, \(plan.messages.count - 1) messages\(state.summary == nil ? "" : ", older turns summarised")
-                Providers: \(providers.joined(separator: "; ").ifEmpty("none configured"))
-                """
-        }
-    }
-
     // MARK: - Outcomes
 
     static let nothingToStop = "Nothing was running, so there was nothing to stop."
 
-    /// A reply written by the gateway itself (chat commands), not by a model.
-    static func gatewayReply(_ text: String, for entry: JournalEntry) -> Outcome {
-        let record = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .assistant, author: author, content: text)
-        return Outcome(kind: .message, text: text, code: nil, transcript: [record], usage: [], providerTime: .zero, model: nil)
+    /// A reply written by the gateway itself (chat commands), not by a model, with the messages it answers.
+    static func gatewayReply(_ text: String, for entries: [JournalEntry]) -> Outcome {
+        let turn = entries[0]
+        let record = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .assistant, author: author, content: text)
+        return Outcome(kind: .message, text: text, code: nil, transcript: entries.map(userRecord) + [record], usage: [], providerTime: .zero, model: nil)
     }
 
-    private func failure(_ error: ProviderError, entry: JournalEntry) -> Outcome {
+    /// The error reply of a turn no model could answer: one sentence for the person, the details in the log and
+    /// the trace; what the turn did before the failure (tool results, usage, time) is kept.
+    private func failure(_ error: ProviderError, turn: JournalEntry, progress: Progress) -> Outcome {
         let (code, text): (String, String) =
             switch error {
             case .notConfigured(let reason): ("no_model", "I cannot answer yet: \(reason).")
-            default: ("provider_failed", "Sorry, no model could answer this message: \(error.description). Your message is saved; send it again or try /model.")
+            case _ where error.failures.contains(where: { if case .contextOverflow = $0 { true } else { false } }):
+                ("context_overflow", "Sorry, this conversation is too long for the model's context. Send /new to start a fresh one, or a shorter message.")
+            default: ("provider_failed", "Sorry, I could not answer this message: \(error.summary). It is saved; send it again to retry.")
             }
-        let record = MessageRecord(messageID: "\(entry.id):a", sessionID: entry.sessionID, role: .system, author: Self.author, content: text)
-        return Outcome(kind: .error, text: text, code: code, transcript: [record], usage: [], providerTime: .zero, model: nil)
+        traces.record(turn.id, "turn.failed", ["code": .string(code), "error": .string(error.description)])
+        let record = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .system, author: Self.author, content: text)
+        var outcome = Outcome(
+            kind: .error, text: text, code: code, transcript: progress.transcript + [record], usage: progress.usage, providerTime: progress.providerTime, model: nil)
+        outcome.steered = progress.steered
+        outcome.failure = error
+        return outcome
     }
 }
 
-/// Numbers the attempts of one routed call and collects their usage rows (the router reports them in order).
+/// Numbers the attempts of one routed call and collects their usage rows and time (the router reports them in order).
 private final class AttemptLog: Sendable {
-    private let state = Mutex<(count: Int, records: [UsageRecord])>((0, []))
+    private let state = Mutex<(count: Int, records: [UsageRecord], elapsed: Duration)>((0, [], .zero))
 
     func begin() -> Int { state.withLock { $0.count += 1; return $0.count } }
     var current: Int { state.withLock { $0.count } }
-    func finish(_ record: UsageRecord) { state.withLock { $0.records.append(record) } }
+    func finish(_ record: UsageRecord, elapsed: Duration) {
+        state.withLock {
+            $0.records.append(record)
+            $0.elapsed += elapsed
+        }
+    }
     var records: [UsageRecord] { state.withLock { $0.records } }
+    var elapsed: Duration { state.withLock { $0.elapsed } }
 }

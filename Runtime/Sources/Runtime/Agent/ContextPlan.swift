@@ -12,13 +12,21 @@ public struct ContextPlan: Sendable, Equatable {
     /// A rough token count: about four bytes of text per token, plus the per-message framing.
     public static func estimateTokens(_ text: String) -> Int { text.utf8.count / 4 + 4 }
 
+    /// The tokens tool declarations take in a request: their names, descriptions and JSON schemas are part of
+    /// the prompt the server counts against its context.
+    public static func estimateTokens(tools: [ToolDefinition]) -> Int {
+        tools.reduce(0) { $0 + estimateTokens($1.name + $1.description + $1.parameters.jsonText) + 8 }
+    }
+
     /// - Parameters:
     ///   - system: the system prompt (persona and tool notes).
     ///   - summary: the summary of older turns, if any.
     ///   - history: transcript rows since the reset or summary, oldest first, the new user message last.
-    ///   - budget: tokens the prompt may use (context window minus the answer's share).
+    ///   - budget: tokens the prompt may use (context window minus the answer's share and the tool schemas).
     ///   - thresholdPercent: compaction starts when the prompt passes this share of the budget.
     ///   - keepRecent: newest rows that are never summarised.
+    ///
+    /// Rows without an id are the turn's own messages, not stored yet: they are always sent and never summarised.
     public static func make(system: String, summary: String?, history: [MessageRecord], budget: Int, thresholdPercent: Int, keepRecent: Int) -> ContextPlan {
         // Chat commands and the gateway's answers to them are for the user, not part of the conversation.
         let rows = history.filter { row in
@@ -38,7 +46,7 @@ public struct ContextPlan: Sendable, Equatable {
 
         var compactThrough: Int64?
         if total * 100 > budget * thresholdPercent, rows.count > keepRecent {
-            compactThrough = rows[rows.count - keepRecent - 1].id
+            compactThrough = rows[..<(rows.count - keepRecent)].last(where: { $0.id != nil })?.id
         }
         // Whatever happens with compaction, what is sent must fit: keep the newest rows that do.
         var kept = 0, used = headTokens

@@ -37,9 +37,11 @@ final class OutboxDispatcher: Sendable {
         await attempt(entry)
     }
 
-    /// Delivers what is due; returns how many entries were tried.
+    /// Delivers what is due, oldest first; returns how many entries were tried.
+    ///
+    /// - Parameter deadline: no further entry is tried after it (the retry loop takes the rest); nil for no limit.
     @discardableResult
-    func deliverDue(now: Date = Date()) async -> Int {
+    func deliverDue(now: Date = Date(), until deadline: ContinuousClock.Instant? = nil) async -> Int {
         let due: [OutboxEntry]
         do {
             due = try await store.dueOutbox(now: now, limit: 256)
@@ -49,6 +51,10 @@ final class OutboxDispatcher: Sendable {
         }
         var tried = 0
         for entry in due where inFlight.withLock({ $0.insert(entry.id).inserted }) {
+            if let deadline, ContinuousClock.now >= deadline {
+                inFlight.withLock { _ = $0.remove(entry.id) }
+                break
+            }
             tried += 1
             await attempt(entry)
         }

@@ -167,6 +167,9 @@ extension ConfigSchema {
                 "providers.*.context_window", .int(512...10_000_000), default: .int(32_768),
                 doc: "Tokens the provider's models accept (prompt + answer); the context budget is derived from it."),
             ConfigKey(
+                "providers.*.tool_choice", .string, default: .string(""),
+                doc: "tool_choice sent with the first model call of a turn when tools are offered: auto, required, none or a tool's name; empty sends none (the server decides). Later calls of the turn leave the choice to the model, so a forced call is followed by an answer."),
+            ConfigKey(
                 "providers.*.connect_timeout", .duration, default: .duration(.seconds(10)),
                 doc: "Time to open the connection."),
             ConfigKey(
@@ -230,6 +233,12 @@ extension ConfigSchema {
                 "sessions.max_concurrency", .int(1...100_000), default: .int(256),
                 doc: "Turns running at once across all sessions (each session is always one at a time, in order).",
                 requiresRestart: true),
+            ConfigKey(
+                "sessions.queue", .choice(["followup", "collect", "steer"]), default: .string("followup"),
+                doc: "Messages that arrive while a turn of their session runs: followup answers each in its own turn, in order; collect answers those waiting together in the next turn; steer adds them to the running turn before its next model call."),
+            ConfigKey(
+                "sessions.collect_limit", .int(1...100), default: .int(10),
+                doc: "Messages one turn answers together at most (sessions.queue collect or steer)."),
             ConfigKey(
                 "outbox.max_attempts", .int(1...100), default: .int(20),
                 doc: "Delivery attempts per reply before it is marked failed (visible in swiftlet trace); 20 rides out about an hour of platform outage."),

@@ -63,6 +63,12 @@ public struct GatewayConfig: Sendable {
         public var dmScope: DirectMessageScope
         public var reset: ResetPolicy
         public var maxConcurrency: Int
+        public var queue: QueueMode
+        /// Messages one turn answers together at most (`collect`, `steer`).
+        public var collectLimit: Int
+
+        /// How many waiting messages the next turn of a session takes.
+        var turnLimit: Int { queue == .followup ? 1 : collectLimit }
     }
 
     public struct Outbox: Sendable, Equatable {
@@ -152,7 +158,7 @@ public struct GatewayConfig: Sendable {
             let key = { (field: String) in "providers.\(name).\(field)" }
             return ProviderSettings(
                 name: name, kind: ProviderSettings.Kind(rawValue: v.string(key("kind"))) ?? .openai, baseURL: v.string(key("base_url")),
-                apiKey: v.string(key("api_key")), contextWindow: v.int(key("context_window")),
+                apiKey: v.string(key("api_key")), contextWindow: v.int(key("context_window")), toolChoice: ToolChoice(setting: v.string(key("tool_choice"))),
                 timeouts: ProviderTimeouts(
                     connect: v.duration(key("connect_timeout")), firstToken: v.duration(key("first_token_timeout")), idle: v.duration(key("idle_timeout")),
                     total: v.duration(key("total_timeout"))))
@@ -168,7 +174,8 @@ public struct GatewayConfig: Sendable {
         sessions = Sessions(
             dmScope: DirectMessageScope(rawValue: v.string("sessions.dm_scope")) ?? .perChannelPeer,
             reset: ResetPolicy(idle: v.duration("sessions.idle_reset"), dailyHour: v.int("sessions.daily_reset_hour")),
-            maxConcurrency: v.int("sessions.max_concurrency"))
+            maxConcurrency: v.int("sessions.max_concurrency"), queue: QueueMode(rawValue: v.string("sessions.queue")) ?? .followup,
+            collectLimit: v.int("sessions.collect_limit"))
         outbox = Outbox(maxAttempts: v.int("outbox.max_attempts"), retryBase: v.duration("outbox.retry_base"))
         openAIAPI = v.bool("api.openai.enabled")
         var access: [String: ChannelAccess] = [:]

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// One gateway process: opens the workspace and store, serves HTTP and WebSocket, and runs until a
@@ -105,15 +106,21 @@ public final class Gateway: Sendable {
             },
             logger: state.logSink.makeLogger(label: "swiftlet.http"))
 
+        // Shut down in reverse order: the clock notes when shutdown began, the server stops taking requests and
+        // finishes those in flight (their turns still run), the pipeline lets running turns end within the grace
+        // (counted from the start of the shutdown), cuts the rest and flushes, and the store closes last.
+        let shutdownClock = ShutdownClock()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(state: state)),
-            .init(service: MessagePipelineService(pipeline: state.pipeline, grace: config.gateway.shutdownGrace)),
+            .init(service: MessagePipelineService(pipeline: state.pipeline, grace: config.gateway.shutdownGrace, shutdownStarted: { shutdownClock.started })),
             .init(service: app),
+            .init(service: shutdownClock),
         ]
         if handleSignals { services.append(.init(service: ConfigReloadOnHangup(state: state))) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: state.logSink.makeLogger(label: "swiftlet.lifecycle"))
         if handleSignals { groupConfiguration.gracefulShutdownSignals = [.sigterm, .sigint] }
-        groupConfiguration.maximumGracefulShutdownDuration = config.gateway.shutdownGrace
+        // A backstop only: the pipeline bounds itself by the grace plus the time cut turns take to end.
+        groupConfiguration.maximumGracefulShutdownDuration = config.gateway.shutdownGrace + .seconds(20)
         let group = ServiceGroup(configuration: groupConfiguration)
         state.setShutdownHandler { await group.triggerGracefulShutdown() }
         defer { RuntimeFile.remove(state.workspace.runtimeFile, ifOwnedBy: Int(getpid())) }
@@ -184,6 +191,18 @@ struct StoreService: Service {
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value
+    }
+}
+
+/// Notes the instant the gateway's graceful shutdown began: the shutdown grace counts from it.
+final class ShutdownClock: Service, Sendable {
+    private let instant = Mutex<ContinuousClock.Instant?>(nil)
+
+    var started: ContinuousClock.Instant? { instant.withLock { $0 } }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        instant.withLock { $0 = $0 ?? .now }
     }
 }
 

@@ -51,7 +51,7 @@ public final class GatewayState: Sendable {
         self.startedAt = startedAt
         let liveConfig = self.liveConfig
         let configuration: @Sendable () -> GatewayConfig = { liveConfig.current }
-        router = ModelRouter(maxConnections: max(64, config.sessions.maxConcurrency))
+        router = ModelRouter(maxConnections: max(64, config.sessions.maxConcurrency), logger: logSink.makeLogger(label: "swiftlet.router"))
         router.apply(config)
         tools = ToolRegistry([CurrentTimeTool()])
         traces = TraceRecorder(store: store, logger: logSink.makeLogger(label: "swiftlet.trace"))

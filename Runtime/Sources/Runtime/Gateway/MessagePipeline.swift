@@ -55,7 +55,8 @@ public final class MessagePipeline: Sendable {
         self.logger = logger
         self.configuration = configuration
         self.outbox = OutboxDispatcher(store: store, traces: traces, logger: logger, configuration: { configuration().outbox })
-        self.lanes = SessionLanes(limit: configuration().sessions.maxConcurrency)
+        // Holding until ``resumePending()`` has queued what the last run left, so nothing overtakes it.
+        self.lanes = SessionLanes(limit: configuration().sessions.maxConcurrency, holding: true)
     }
 
     public func register(_ channel: any ChannelSender) {
@@ -85,8 +86,7 @@ public final class MessagePipeline: Sendable {
         let entry = JournalEntry(
             id: id, channel: inbound.origin.channel, externalID: inbound.externalID, sessionKey: key, sessionID: sessionID, peer: inbound.origin.peer,
             sender: inbound.sender, text: inbound.text, replyTarget: inbound.replyTarget, receivedAt: now)
-        let user = MessageRecord(messageID: id, sessionID: sessionID, role: .user, author: inbound.sender, content: inbound.text, createdAt: now)
-        switch try await store.journal(entry, userMessage: user) {
+        switch try await store.journal(entry) {
         case .duplicate(let first):
             traces.record(first.id, "duplicate", ["external_id": .string(inbound.externalID ?? "")])
             return .duplicate(messageID: first.id, sessionID: first.sessionID)
@@ -97,7 +97,7 @@ public final class MessagePipeline: Sendable {
         if ChatCommand.parse(inbound.text) == .stop {
             await stop(entry)
         } else {
-            await lanes.enqueue(entry, work: runTurn)
+            await lanes.enqueue(entry, collect: config.sessions.turnLimit, work: runTurn)
         }
         return .accepted(messageID: id, sessionID: sessionID)
     }
@@ -134,71 +134,104 @@ public final class MessagePipeline: Sendable {
         stopRequests.withLock { _ = $0.insert(entry.sessionID) }
         let cancelled = await lanes.cancelRunning(session: entry.sessionID)
         if !cancelled { stopRequests.withLock { _ = $0.remove(entry.sessionID) } }
-        await finish(entry, outcome: Agent.gatewayReply(cancelled ? "Stopped." : Agent.nothingToStop, for: entry))
+        await finish([entry], outcome: Agent.gatewayReply(cancelled ? "Stopped." : Agent.nothingToStop, for: [entry]))
     }
 
-    /// Resumes every unfinished journal entry, oldest first (after a crash or restart).
+    /// Resumes every unfinished journal entry, oldest first (after a crash or restart), then starts the lanes.
     func resumePending() async {
         do {
             let pending = try await store.pendingJournal(limit: 100_000)
-            guard !pending.isEmpty else { return }
-            logger.notice("resuming unfinished messages", metadata: ["count": "\(pending.count)"])
-            for entry in pending {
-                traces.record(entry.id, "resumed")
-                await lanes.enqueue(entry, work: runTurn)
+            if !pending.isEmpty {
+                logger.notice("resuming unfinished messages", metadata: ["count": "\(pending.count)"])
+                let limit = configuration().sessions.turnLimit
+                for entry in pending {
+                    traces.record(entry.id, "resumed")
+                    await lanes.enqueue(entry, collect: limit, work: runTurn)
+                }
             }
         } catch {
             logger.error("cannot read the ingress journal; unfinished messages stay pending", metadata: ["error": "\(error)"])
         }
+        await lanes.start()
     }
 
-    func runTurn(_ entry: JournalEntry) async {
-        stats.sessionActive(entry.sessionID)
-        traces.record(entry.id, "routed", durationMs: Date().timeIntervalSince(entry.receivedAt) * 1000, ["session_id": .string(entry.sessionID)])
-        let streamer = streamers.withLock { $0[entry.channel] }
+    /// Runs the turn that answers `entries` (the first names it) and stores its end.
+    func runTurn(_ entries: [JournalEntry]) async {
+        let turn = entries[0]
+        stats.sessionActive(turn.sessionID)
+        for entry in entries {
+            traces.record(entry.id, "routed", durationMs: Date().timeIntervalSince(entry.receivedAt) * 1000, ["session_id": .string(entry.sessionID)])
+            if entry.id != turn.id { traces.record(entry.id, "collected", ["answered_by": .string(turn.id)]) }
+        }
+        let streamer = streamers.withLock { $0[turn.channel] }
+        let sessions = configuration().sessions
+        let steered = SteerLog()
+        let lanes = self.lanes
+        let steer: @Sendable () async -> [JournalEntry] = { [steered] in
+            guard sessions.queue == .steer else { return [] }
+            let joined = await lanes.steer(session: turn.sessionID, limit: sessions.collectLimit)
+            steered.add(joined)
+            return joined
+        }
         do {
-            let outcome = try await agent.respond(to: entry) { event in
-                streamer?.stream(event, for: entry)
+            let outcome = try await agent.respond(to: entries, steer: steer) { event in
+                streamer?.stream(event, for: turn)
             }
             try Task.checkCancellation()
-            await finish(entry, outcome: outcome)
+            await finish(entries + outcome.steered, outcome: outcome)
         } catch {
             // Cancelled: by /stop (answered by the /stop itself) or by shutdown (left pending, resumed later).
-            let stopped = stopRequests.withLock { $0.remove(entry.sessionID) != nil }
+            let answered = entries + steered.entries
+            let stopped = stopRequests.withLock { $0.remove(turn.sessionID) != nil }
             if stopped {
-                traces.record(entry.id, "turn.stopped")
-                // This task is cancelled and the store refuses work from cancelled tasks: write from a fresh one.
-                let store = self.store
+                traces.record(turn.id, "turn.stopped")
+                let end = TurnEnd(journalIDs: answered.map(\.id), status: .cancelled, error: "stopped by /stop", transcript: answered.map(Agent.userRecord))
                 do {
-                    try await Task {
-                        try await store.finishTurn(journalID: entry.id, status: .cancelled, error: "stopped by /stop", transcript: [], outbox: nil, usage: [])
-                    }.value
+                    try await shielded { [store] in try await store.finishTurn(end) }
                 } catch {
-                    logger.error("cannot record a stopped turn", metadata: ["message_id": "\(entry.id)", "error": "\(error)"])
+                    logger.error("cannot record a stopped turn", metadata: ["message_id": "\(turn.id)", "error": "\(error)"])
                 }
             } else {
-                traces.record(entry.id, "turn.interrupted")
+                traces.record(turn.id, "turn.interrupted")
+                logger.notice("turn interrupted; its messages stay pending and are answered at the next start", metadata: ["message_id": "\(turn.id)", "messages": "\(answered.count)"])
             }
-            stats.turnFinished(totalMs: Date().timeIntervalSince(entry.receivedAt) * 1000, providerMs: 0, failed: true)
+            stats.turnFinished(totalMs: Date().timeIntervalSince(turn.receivedAt) * 1000, providerMs: 0, failed: true)
         }
     }
 
-    private func finish(_ entry: JournalEntry, outcome: Agent.Outcome) async {
+    /// Stores the end of a turn that answers `entries` and delivers its reply, to the place the first came from.
+    ///
+    /// Runs to its end even when the turn is cancelled meanwhile (a shutdown's grace ran out): a turn whose answer
+    /// exists is stored and delivered, and its delivery mark is written before the store closes.
+    private func finish(_ entries: [JournalEntry], outcome: Agent.Outcome) async {
+        await shielded { await self.store(entries, outcome: outcome) }
+    }
+
+    private func store(_ entries: [JournalEntry], outcome: Agent.Outcome) async {
+        let turn = entries[0]
         let meta = ReplyMeta(
-            receivedAtMs: entry.receivedAt.timeIntervalSince1970 * 1000, providerMs: outcome.providerTime.milliseconds, model: outcome.model, code: outcome.code)
+            receivedAtMs: turn.receivedAt.timeIntervalSince1970 * 1000, providerMs: outcome.providerTime.milliseconds, model: outcome.model, code: outcome.code)
         let reply = OutboxEntry(
-            messageID: entry.id, sessionID: entry.sessionID, replyMessageID: outcome.kind == .message ? (outcome.transcript.last?.messageID ?? "") : "",
-            channel: entry.channel, target: entry.replyTarget, body: outcome.text, kind: outcome.kind, meta: meta.jsonText)
+            messageID: turn.id, sessionID: turn.sessionID, replyMessageID: outcome.kind == .message ? (outcome.transcript.last?.messageID ?? "") : "",
+            channel: turn.channel, target: turn.replyTarget, body: outcome.text, kind: outcome.kind, meta: meta.jsonText)
+        let end = TurnEnd(journalIDs: entries.map(\.id), status: .done, error: outcome.code, transcript: outcome.transcript, outbox: reply, usage: outcome.usage)
         do {
-            try await store.finishTurn(journalID: entry.id, status: .done, error: outcome.code, transcript: outcome.transcript, outbox: reply, usage: outcome.usage)
+            try await store.finishTurn(end)
         } catch {
-            // The entry stays pending and is resumed at the next start; nothing was sent yet.
-            logger.error("cannot store the end of a turn; it will be retried at the next start", metadata: ["message_id": "\(entry.id)", "error": "\(error)"])
+            // The entries stay pending and are resumed at the next start; nothing was sent yet.
+            logger.error("cannot store the end of a turn; it will be retried at the next start", metadata: ["message_id": "\(turn.id)", "error": "\(error)"])
             return
         }
-        let total = Date().timeIntervalSince(entry.receivedAt) * 1000
-        traces.record(entry.id, "reply.queued", durationMs: total, ["kind": .string(outcome.kind.rawValue), "provider_ms": .number(outcome.providerTime.milliseconds)])
+        let total = Date().timeIntervalSince(turn.receivedAt) * 1000
+        traces.record(turn.id, "reply.queued", durationMs: total, ["kind": .string(outcome.kind.rawValue), "provider_ms": .number(outcome.providerTime.milliseconds)])
         stats.turnFinished(totalMs: total, providerMs: outcome.providerTime.milliseconds, failed: outcome.kind == .error)
+        // One line per answered message: its id is what `swiftlet trace` takes.
+        logger.info(
+            outcome.kind == .error ? "message answered with an error" : "message answered",
+            metadata: [
+                "message_id": "\(turn.id)", "channel": "\(turn.channel)", "session_key": "\(turn.sessionKey)", "messages": "\(entries.count)",
+                "total_ms": "\(Int(total))", "provider_ms": "\(Int(outcome.providerTime.milliseconds))", "code": "\(outcome.code ?? "")",
+            ])
         await outbox.deliverNow(reply)
     }
 
@@ -206,25 +239,88 @@ public final class MessagePipeline: Sendable {
         get async { (await lanes.running, await lanes.queued) }
     }
 
-    /// Stops taking turns: waits up to `grace` for running ones, then cancels them (they stay pending).
-    func drain(grace: Duration) async {
+    /// Stops taking turns: waits until `deadline` for the running ones, then cancels them (they stay pending and
+    /// are answered at the next start) and waits, up to `cutOff` more, until they have ended.
+    ///
+    /// Messages still waiting in their lanes are not started; they too stay pending.
+    func drain(until deadline: ContinuousClock.Instant, cutOff: Duration = .seconds(10)) async {
         let lanes = self.lanes
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await lanes.waitUntilIdle() }
-            group.addTask { try? await Task.sleep(for: grace) }
-            await group.next()
-            group.cancelAll()
+        await lanes.close()
+        if await !Self.waitIdle(lanes, until: deadline) {
+            let counts = await laneCounts
+            logger.notice(
+                "shutdown grace over; cutting running turns (they stay pending)", metadata: ["running": "\(counts.running)", "waiting": "\(counts.queued)"])
+            await lanes.cancelAll()
+            if await !Self.waitIdle(lanes, until: .now + cutOff) {
+                let running = await lanes.running
+                logger.error("turns did not end after cancellation; stopping anyway", metadata: ["running": "\(running)"])
+            }
         }
-        await lanes.cancelAll()
+    }
+
+    /// Whether the lanes went idle before `deadline`.
+    private static func waitIdle(_ lanes: SessionLanes, until deadline: ContinuousClock.Instant) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await lanes.waitUntilIdle()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                return false
+            }
+            let idle = await group.next() ?? false
+            group.cancelAll()
+            return idle
+        }
+    }
+
+    /// Writes what is buffered: delivery marks and traces. Called last, after the lanes have drained.
+    func flush() async {
+        await outbox.flushSent()
+        await traces.flush()
     }
 }
 
-/// Runs the pipeline's background work: resume at start, outbox retries, batched trace and delivery writes.
+/// Runs `work` in a task of its own and waits for it: cancelling the caller does not cut it.
+///
+/// GRDB refuses writes from a cancelled task, and a reply half delivered is worse than one delivered late, so the
+/// ends of turns and the final flushes run shielded; what they wait on is bounded by the store's busy timeout and
+/// the channels' own timeouts.
+func shielded<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
+    await Task { await work() }.value
+}
+
+/// ``shielded(_:)`` for work that throws.
+func shielded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await Task { try await work() }.value
+}
+
+/// The messages a running turn took from its lane (`sessions.queue: steer`), so a cancelled turn can account for them.
+private final class SteerLog: Sendable {
+    private let taken = Mutex<[JournalEntry]>([])
+
+    func add(_ entries: [JournalEntry]) {
+        guard !entries.isEmpty else { return }
+        taken.withLock { $0 += entries }
+    }
+
+    var entries: [JournalEntry] { taken.withLock { $0 } }
+}
+
+/// Runs the pipeline's background work: replies left by the last run, resume at start, outbox retries, batched
+/// trace and delivery writes; at shutdown it drains the lanes within `gateway.shutdown_grace` and flushes.
 struct MessagePipelineService: Service {
     let pipeline: MessagePipeline
     let grace: Duration
+    /// When the gateway's shutdown began (the grace counts from then), nil while it runs.
+    let shutdownStarted: @Sendable () -> ContinuousClock.Instant?
 
     func run() async throws {
+        let pipeline = self.pipeline
+        // Replies a crash or stop left undelivered go out before the turns behind them start (so a session's replies
+        // arrive in order), unless their channel is slow to take them: after 2 s the retry loop goes on with them.
+        await pipeline.outbox.deliverDue(until: .now + .seconds(2))
         await pipeline.resumePending()
         await cancelWhenGracefulShutdown {
             var tick = 0
@@ -238,8 +334,7 @@ struct MessagePipelineService: Service {
                 if tick % 10 == 0 { await pipeline.outbox.deliverDue() }
             }
         }
-        await pipeline.drain(grace: grace)
-        await pipeline.outbox.flushSent()
-        await pipeline.traces.flush()
+        await pipeline.drain(until: (shutdownStarted() ?? .now) + grace)
+        await shielded { await pipeline.flush() }
     }
 }

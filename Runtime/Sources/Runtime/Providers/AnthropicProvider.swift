@@ -10,7 +10,7 @@ struct AnthropicProvider: ModelProvider {
     let transport: ProviderTransport
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
-        let body = try AnthropicWire.encode(request)
+        let body = try AnthropicWire.encode(request, toolChoice: settings.toolChoice)
         var headers = [("anthropic-version", Self.apiVersion)]
         if !settings.apiKey.isEmpty { headers.append(("x-api-key", settings.apiKey)) }
         let url = settings.url("/v1/messages")
@@ -33,12 +33,18 @@ struct AnthropicProvider: ModelProvider {
 
 /// The Messages wire format: pure encoding and decoding.
 enum AnthropicWire {
-    static func encode(_ request: ModelRequest) throws -> [UInt8] {
+    /// Consecutive user-side content (tool results, then the messages that joined a turn, or several collected
+    /// messages) becomes one user turn: the Messages API wants user and assistant to alternate.
+    static func encode(_ request: ModelRequest, toolChoice configured: ToolChoice? = nil) throws -> [UInt8] {
         let system = request.messages.filter { $0.role == .system }.map(\.content).joined(separator: "\n\n")
         var messages: [JSONValue] = []
         var pendingResults: [JSONValue] = []
         func flushResults() {
-            if !pendingResults.isEmpty { messages.append(.object(["role": .string("user"), "content": .array(pendingResults)])) }
+            if pendingResults.count == 1, pendingResults[0]["type"]?.stringValue == "text", let text = pendingResults[0]["text"] {
+                messages.append(.object(["role": .string("user"), "content": text]))
+            } else if !pendingResults.isEmpty {
+                messages.append(.object(["role": .string("user"), "content": .array(pendingResults)]))
+            }
             pendingResults = []
         }
         for message in request.messages {
@@ -52,8 +58,7 @@ enum AnthropicWire {
                 if message.isError { block["is_error"] = .bool(true) }
                 pendingResults.append(.object(block))
             case .user:
-                flushResults()
-                messages.append(.object(["role": .string("user"), "content": .string(message.content)]))
+                pendingResults.append(.object(["type": .string("text"), "text": .string(message.content)]))
             case .assistant:
                 flushResults()
                 var blocks: [JSONValue] = []
@@ -75,6 +80,17 @@ enum AnthropicWire {
             object["tools"] = .array(
                 request.tools.map { .object(["name": .string($0.name), "description": .string($0.description), "input_schema": $0.parameters]) })
         }
+        switch request.effectiveToolChoice(configured: configured) {
+        case .auto?: object["tool_choice"] = .object(["type": .string("auto")])
+        case .none?: object["tool_choice"] = .object(["type": .string("none")])
+        case .required?: object["tool_choice"] = .object(["type": .string("any")])
+        case .function(let name)?: object["tool_choice"] = .object(["type": .string("tool"), "name": .string(name)])
+        case nil: break
+        }
+        let sampling = request.sampling
+        if let value = sampling.temperature { object["temperature"] = .number(value) }
+        if let value = sampling.topP { object["top_p"] = .number(value) }
+        if !sampling.stop.isEmpty { object["stop_sequences"] = .array(sampling.stop.map(JSONValue.string)) }
         return Array(JSONValue.object(object).jsonText.utf8)
     }
 
@@ -88,6 +104,9 @@ enum AnthropicWire {
 
     static func error(status: Int, body: String, retryAfter: Duration?) -> ProviderError {
         let detail = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)))?.error
+        if let message = detail?.message, ProviderError.isContextOverflow(status: status, code: detail?.type ?? "", message: message) {
+            return .contextOverflow(message)
+        }
         return .http(status: status, type: detail?.type ?? "", message: detail?.message ?? (body.isEmpty ? "no details" : String(body.prefix(300))), retryAfter: retryAfter)
     }
 

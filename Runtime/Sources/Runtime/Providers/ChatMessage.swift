@@ -55,17 +55,33 @@ public struct ToolDefinition: Sendable, Equatable {
     }
 }
 
-/// Tokens a call consumed, as the provider reported them (0 when it did not).
+/// Tokens a call consumed, as the provider reported them, or counted by the gateway when it reported none
+/// (`estimated`).
 public struct TokenUsage: Sendable, Equatable, Codable {
     public var input: Int
     public var output: Int
+    /// Counted by the gateway (about four bytes a token) because the server sent no usage.
+    public var estimated: Bool
 
-    public init(input: Int = 0, output: Int = 0) {
+    public init(input: Int = 0, output: Int = 0, estimated: Bool = false) {
         self.input = input
         self.output = output
+        self.estimated = estimated
     }
 
+    public var isEmpty: Bool { input == 0 && output == 0 }
+
     public static func + (lhs: TokenUsage, rhs: TokenUsage) -> TokenUsage {
-        TokenUsage(input: lhs.input + rhs.input, output: lhs.output + rhs.output)
+        TokenUsage(input: lhs.input + rhs.input, output: lhs.output + rhs.output, estimated: lhs.estimated || rhs.estimated)
+    }
+
+    /// The gateway's own count for a call whose server reported no usage: the prompt as sent (messages and tool
+    /// schemas) and the answer (text and tool calls).
+    public static func estimate(request: ModelRequest, reply: ModelReply) -> TokenUsage {
+        let prompt = request.messages.reduce(0) { total, message in
+            total + ContextPlan.estimateTokens(message.content) + message.toolCalls.reduce(0) { $0 + ContextPlan.estimateTokens($1.name + $1.arguments) }
+        }
+        let answer = ContextPlan.estimateTokens(reply.text) + reply.toolCalls.reduce(0) { $0 + ContextPlan.estimateTokens($1.name + $1.arguments) }
+        return TokenUsage(input: prompt + ContextPlan.estimateTokens(tools: request.tools), output: answer, estimated: true)
     }
 }

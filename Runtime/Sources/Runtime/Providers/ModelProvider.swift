@@ -17,14 +17,20 @@ public struct ProviderSettings: Sendable, Equatable {
     public var baseURL: String
     public var apiKey: String
     public var contextWindow: Int
+    /// `tool_choice` for the first model call of a turn that offers tools; nil sends none.
+    public var toolChoice: ToolChoice?
     public var timeouts: ProviderTimeouts
 
-    public init(name: String, kind: Kind, baseURL: String = "", apiKey: String = "", contextWindow: Int = 32_768, timeouts: ProviderTimeouts = ProviderTimeouts()) {
+    public init(
+        name: String, kind: Kind, baseURL: String = "", apiKey: String = "", contextWindow: Int = 32_768, toolChoice: ToolChoice? = nil,
+        timeouts: ProviderTimeouts = ProviderTimeouts()
+    ) {
         self.name = name
         self.kind = kind
         self.baseURL = baseURL.isEmpty ? Self.defaultBaseURL(kind) : baseURL
         self.apiKey = apiKey
         self.contextWindow = contextWindow
+        self.toolChoice = toolChoice
         self.timeouts = timeouts
     }
 

@@ -7,13 +7,75 @@ public struct ModelRequest: Sendable, Equatable {
     public var tools: [ToolDefinition]
     public var maxTokens: Int
     public var stream: Bool
+    /// Whether and which tool the model must call. Nil: the provider's `tool_choice` setting on the first call
+    /// of a turn (`firstRound`), nothing (the server's default, `auto`) on later calls.
+    public var toolChoice: ToolChoice?
+    /// The first model call of a turn: a configured `tool_choice` such as `required` applies to it only, so a
+    /// forced call is followed by an answer rather than by calls until `agent.max_tool_iterations`.
+    public var firstRound: Bool
+    public var sampling: Sampling
 
-    public init(model: String, messages: [ChatMessage], tools: [ToolDefinition] = [], maxTokens: Int = 2048, stream: Bool = true) {
+    public init(
+        model: String, messages: [ChatMessage], tools: [ToolDefinition] = [], maxTokens: Int = 2048, stream: Bool = true, toolChoice: ToolChoice? = nil,
+        firstRound: Bool = true, sampling: Sampling = Sampling()
+    ) {
         self.model = model
         self.messages = messages
         self.tools = tools
         self.maxTokens = maxTokens
         self.stream = stream
+        self.toolChoice = toolChoice
+        self.firstRound = firstRound
+        self.sampling = sampling
+    }
+
+    /// The tool choice to send: the request's own, else `configured` on a turn's first call; nil without tools.
+    func effectiveToolChoice(configured: ToolChoice?) -> ToolChoice? {
+        guard !tools.isEmpty else { return nil }
+        return toolChoice ?? (firstRound ? configured : nil)
+    }
+}
+
+/// OpenAI's `tool_choice`: `auto`, `none`, `required`, or one function by name.
+public enum ToolChoice: Sendable, Equatable {
+    case auto, none, required
+    case function(String)
+
+    /// `auto`, `none`, `required`, or a tool's name (as in `providers.<name>.tool_choice`); nil for empty text.
+    public init?(setting: String) {
+        switch setting {
+        case "": return nil
+        case "auto": self = .auto
+        case "none": self = .none
+        case "required": self = .required
+        default: self = .function(setting)
+        }
+    }
+}
+
+/// Generation parameters a caller of `/v1/chat/completions` set; nil leaves the server's default.
+public struct Sampling: Sendable, Equatable {
+    public var temperature: Double?
+    public var topP: Double?
+    public var stop: [String]
+    public var seed: Int?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    /// Further OpenAI Chat Completions fields passed through verbatim to OpenAI-compatible providers
+    /// (`response_format`, `logit_bias`, `parallel_tool_calls`, `top_k`, ...), never overriding the gateway's own.
+    public var passthrough: [String: JSONValue]
+
+    public init(
+        temperature: Double? = nil, topP: Double? = nil, stop: [String] = [], seed: Int? = nil, presencePenalty: Double? = nil,
+        frequencyPenalty: Double? = nil, passthrough: [String: JSONValue] = [:]
+    ) {
+        self.temperature = temperature
+        self.topP = topP
+        self.stop = stop
+        self.seed = seed
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.passthrough = passthrough
     }
 }
 

@@ -45,9 +45,16 @@ enum OllamaWire {
             if message.role == .tool, let name = message.toolName { object["tool_name"] = .string(name) }
             return .object(object)
         }
+        var options: [String: JSONValue] = ["num_predict": .number(Double(request.maxTokens))]
+        let sampling = request.sampling
+        if let value = sampling.temperature { options["temperature"] = .number(value) }
+        if let value = sampling.topP { options["top_p"] = .number(value) }
+        if !sampling.stop.isEmpty { options["stop"] = .array(sampling.stop.map(JSONValue.string)) }
+        if let value = sampling.seed { options["seed"] = .number(Double(value)) }
+        if let value = sampling.presencePenalty { options["presence_penalty"] = .number(value) }
+        if let value = sampling.frequencyPenalty { options["frequency_penalty"] = .number(value) }
         var object: [String: JSONValue] = [
-            "model": .string(request.model), "messages": .array(messages), "stream": .bool(request.stream),
-            "options": .object(["num_predict": .number(Double(request.maxTokens))]),
+            "model": .string(request.model), "messages": .array(messages), "stream": .bool(request.stream), "options": .object(options),
         ]
         if !request.tools.isEmpty { object["tools"] = OpenAIWire.tools(request.tools) }
         return Array(JSONValue.object(object).jsonText.utf8)
@@ -57,6 +64,7 @@ enum OllamaWire {
 
     static func error(status: Int, body: String, retryAfter: Duration?) -> ProviderError {
         let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)))?.error
+        if let message, ProviderError.isContextOverflow(status: status, code: "", message: message) { return .contextOverflow(message) }
         return .http(status: status, type: "", message: message ?? (body.isEmpty ? "no details" : String(body.prefix(300))), retryAfter: retryAfter)
     }
 

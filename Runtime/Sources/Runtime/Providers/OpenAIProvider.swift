@@ -8,7 +8,7 @@ struct OpenAIProvider: ModelProvider {
     let transport: ProviderTransport
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
-        let body = try OpenAIWire.encode(request)
+        let body = try OpenAIWire.encode(request, toolChoice: settings.toolChoice)
         var headers = settings.bearerHeaders
         let url = settings.url("/chat/completions")
         guard request.stream else {
@@ -30,16 +30,34 @@ struct OpenAIProvider: ModelProvider {
 
 /// The Chat Completions wire format: pure encoding and decoding.
 enum OpenAIWire {
-    static func encode(_ request: ModelRequest) throws -> [UInt8] {
-        var object: [String: JSONValue] = [
-            "model": .string(request.model),
-            "messages": .array(request.messages.map(message)),
-            "max_tokens": .number(Double(request.maxTokens)),
-            "stream": .bool(request.stream),
-        ]
+    /// - Parameters:
+    ///   - toolChoice: the provider's configured `tool_choice`, sent on a turn's first call unless the request has its own.
+    static func encode(_ request: ModelRequest, toolChoice configured: ToolChoice? = nil) throws -> [UInt8] {
+        var object = request.sampling.passthrough
+        object["model"] = .string(request.model)
+        object["messages"] = .array(request.messages.map(message))
+        object["max_tokens"] = .number(Double(request.maxTokens))
+        object["stream"] = .bool(request.stream)
         if request.stream { object["stream_options"] = .object(["include_usage": .bool(true)]) }
         if !request.tools.isEmpty { object["tools"] = tools(request.tools) }
+        if let choice = request.effectiveToolChoice(configured: configured) { object["tool_choice"] = toolChoice(choice) }
+        let sampling = request.sampling
+        if let value = sampling.temperature { object["temperature"] = .number(value) }
+        if let value = sampling.topP { object["top_p"] = .number(value) }
+        if !sampling.stop.isEmpty { object["stop"] = .array(sampling.stop.map(JSONValue.string)) }
+        if let value = sampling.seed { object["seed"] = .number(Double(value)) }
+        if let value = sampling.presencePenalty { object["presence_penalty"] = .number(value) }
+        if let value = sampling.frequencyPenalty { object["frequency_penalty"] = .number(value) }
         return Array(JSONValue.object(object).jsonText.utf8)
+    }
+
+    static func toolChoice(_ choice: ToolChoice) -> JSONValue {
+        switch choice {
+        case .auto: .string("auto")
+        case .none: .string("none")
+        case .required: .string("required")
+        case .function(let name): .object(["type": .string("function"), "function": .object(["name": .string(name)])])
+        }
     }
 
     /// Function tools as Chat Completions declares them (Ollama's native API takes the same shape).
@@ -58,7 +76,8 @@ enum OpenAIWire {
         case .system, .user:
             return .object(["role": .string(message.role.rawValue), "content": .string(message.content)])
         case .assistant:
-            var object: [String: JSONValue] = ["role": .string("assistant"), "content": message.content.isEmpty && !message.toolCalls.isEmpty ? .null : .string(message.content)]
+            // Always a string: OpenAI takes "" beside tool calls, and llama.cpp's server answers 500 to null there.
+            var object: [String: JSONValue] = ["role": .string("assistant"), "content": .string(message.content)]
             if !message.toolCalls.isEmpty {
                 object["tool_calls"] = .array(
                     message.toolCalls.map { call in
@@ -77,9 +96,22 @@ enum OpenAIWire {
     }
 
     static func error(status: Int, body: String, retryAfter: Duration?) -> ProviderError {
-        let detail = (try? JSONValue(parsing: body))?["error"].map(errorDetail)
-        let message = detail?.message ?? (body.isEmpty ? "no details" : String(body.prefix(300)))
-        return .http(status: status, type: detail?.code ?? "", message: message, retryAfter: retryAfter)
+        let parsed = try? JSONValue(parsing: body)
+        // OpenAI and most servers nest {"error": {...}}; some (llama.cpp's Python server on validation) send {"detail": ...}.
+        let detail = parsed?["error"].map(errorDetail)
+        let message = detail?.message ?? parsed?["detail"].map(detailText) ?? (body.isEmpty ? "no details" : String(body.prefix(300)))
+        let type = detail?.code ?? ""
+        if ProviderError.isContextOverflow(status: status, code: type, message: message) { return .contextOverflow(message) }
+        return .http(status: status, type: type, message: message, retryAfter: retryAfter)
+    }
+
+    /// FastAPI's `{"detail": "..."}` or `{"detail": [{"msg": ...}, ...]}`, as one line.
+    static func detailText(_ detail: JSONValue) -> String {
+        if let text = detail.stringValue { return text }
+        if case .array(let items) = detail {
+            return items.compactMap { $0["msg"]?.stringValue ?? $0.stringValue }.joined(separator: "; ")
+        }
+        return detail.jsonText
     }
 
     static func usage(_ value: JSONValue?) -> TokenUsage {
@@ -127,7 +159,9 @@ enum OpenAIWire {
             }
             if let error = chunk["error"] {
                 let detail = OpenAIWire.errorDetail(error)
-                throw ProviderError.http(status: 500, type: detail.code ?? "stream_error", message: detail.message ?? "error in stream", retryAfter: nil)
+                let message = detail.message ?? "error in stream"
+                if ProviderError.isContextOverflow(status: 400, code: detail.code ?? "", message: message) { throw ProviderError.contextOverflow(message) }
+                throw ProviderError.http(status: 500, type: detail.code ?? "stream_error", message: message, retryAfter: nil)
             }
             if let reported = chunk["usage"], case .object = reported { usage = OpenAIWire.usage(reported) }
             guard case .array(let choices)? = chunk["choices"], let choice = choices.first else { return nil }

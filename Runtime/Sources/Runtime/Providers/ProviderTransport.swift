@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// The HTTP edge of one provider: sends a JSON request and enforces the four timeouts.
@@ -23,6 +24,10 @@ struct ProviderTransport: Sendable {
         // it also runs while the head is awaited, so it must not be shorter than the first-token limit.
         configuration.timeout = .init(connect: .init(timeouts.connect), read: .init(max(timeouts.idle, timeouts.firstToken)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: maxConnections)
+        // The client would otherwise retry a refused connection with backoff until the connect timeout ends (10 s
+        // by default, measured): a crashed local server then costs every call that long before failover. The
+        // router retries and fails over itself, knowing which failures are worth it.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .automatic
         return ProviderTransport(client: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration), timeouts: timeouts)
     }
@@ -135,22 +140,10 @@ struct ProviderTransport: Sendable {
                 }
                 throw CancellationError()
             }
-        } catch let error as ProviderError {
-            throw error
-        } catch let error as HTTPClientError {
-            throw Self.map(error, timeouts: timeouts, sawChunk: clock.sawChunk)
-        } catch let error as HTTPParserError where error == .invalidEOFState {
-            // The connection closed in the middle of a chunked body: the answer was cut off.
-            throw ProviderError.truncated
-        } catch let error as ChannelError {
-            throw ProviderError.connection("\(error)")
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as DecodingError {
-            throw ProviderError.malformed("\(error)")
         } catch {
+            // Cancelled from outside (a /stop, a shutdown): whatever the client made of it, it is no provider failure.
             if Task.isCancelled { throw CancellationError() }
-            throw ProviderError.connection("\(error)")
+            throw Self.classify(error, timeouts: timeouts, sawChunk: clock.sawChunk)
         }
     }
 
@@ -162,13 +155,41 @@ struct ProviderTransport: Sendable {
         }
     }
 
+    /// What a failed call means for the router.
+    static func classify(_ error: any Error, timeouts: ProviderTimeouts, sawChunk: Bool) -> ProviderError {
+        switch error {
+        case let error as ProviderError: return error
+        case let error as HTTPClientError: return map(error, timeouts: timeouts, sawChunk: sawChunk)
+        // The connection closed in the middle of a chunked body: the answer was cut off.
+        case let error as HTTPParserError where error == .invalidEOFState: return .truncated
+        case let error as DecodingError: return .malformed("\(error)")
+        case is CancellationError: return .connection("cancelled")
+        default:
+            if let reason = refusal(error) { return .refused(reason) }
+            return .connection("\(error)")
+        }
+    }
+
+    /// Why nothing could connect, when `error` (or one of the addresses it tried) is a refused connection. A reset
+    /// or a closed connection is not one: a pooled keep-alive connection the server closed meanwhile looks the
+    /// same, and a retry on a fresh connection settles it.
+    static func refusal(_ error: any Error) -> String? {
+        if let error = error as? IOError, error.errnoCode == ECONNREFUSED { return "nothing listens at the provider's address" }
+        if let error = error as? NIOConnectionError {
+            for failure in error.connectionErrors {
+                if let reason = refusal(failure.error) { return reason }
+            }
+        }
+        return nil
+    }
+
     static func map(_ error: HTTPClientError, timeouts: ProviderTimeouts, sawChunk: Bool) -> ProviderError {
         switch error {
         case .connectTimeout, .socksHandshakeTimeout, .tlsHandshakeTimeout: .timeout(phase: "connect", after: timeouts.connect)
         case .readTimeout where sawChunk: .timeout(phase: "idle", after: timeouts.idle)
         case .readTimeout: .timeout(phase: "first_token", after: timeouts.firstToken)
         case .deadlineExceeded: .timeout(phase: "total", after: timeouts.total)
-        case .remoteConnectionClosed: .truncated
+        case .remoteConnectionClosed: sawChunk ? .truncated : .connection("the provider closed the connection before answering")
         case .cancelled: .connection("cancelled")
         default: .connection("\(error)")
         }

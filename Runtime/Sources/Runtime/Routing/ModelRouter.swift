@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 import Synchronization
 
 /// Sends a model request to the configured models in order, with retries, backoff and per-provider
@@ -54,11 +55,14 @@ public final class ModelRouter: Sendable {
 
     private let state = Mutex(State())
     private let maxConnections: Int
+    private let logger: Logger
 
     /// - Parameters:
     ///   - maxConnections: HTTP/1 connections kept per provider host, at least the number of turns that run at once.
-    public init(maxConnections: Int = 64) {
+    ///   - logger: where failures, retries, failovers and breaker changes are reported.
+    public init(maxConnections: Int = 64, logger: Logger = Logger(label: "swiftlet.router", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.maxConnections = maxConnections
+        self.logger = logger
     }
 
     /// Applies `providers.*`, `agent.models`, `agent.strategy` and `router.*`. Providers whose settings did
@@ -119,10 +123,14 @@ public final class ModelRouter: Sendable {
     }
 
     /// Runs one model call through the plan; `request.model` is replaced per candidate.
+    ///
+    /// - Parameters:
+    ///   - requestID: the message (or API request) the call serves, for the log lines of failures and retries.
     public func complete(
         _ request: ModelRequest,
         override: ModelRef? = nil,
         fallbacks: Bool = true,
+        requestID: String = "",
         observer: @escaping @Sendable (Event) async -> Void
     ) async throws -> Outcome {
         let (plan, policy) = state.withLock { state in
@@ -136,7 +144,7 @@ public final class ModelRouter: Sendable {
         var failures: [ProviderError.Attempt] = []
         var providerTime = Duration.zero
         var usage = TokenUsage()
-        for ref in plan {
+        for (index, ref) in plan.enumerated() {
             let clock = ContinuousClock()
             let provider: (any ModelProvider)? = state.withLock { state in
                 guard let provider = state.providers[ref.provider] else { return nil }
@@ -144,10 +152,15 @@ public final class ModelRouter: Sendable {
                     .allowsCall(now: clock.now) ? provider : nil
             }
             guard let provider else {
-                failures.append(.init(model: ref.description, error: problem(with: ref) ?? "circuit breaker open after repeated failures; skipped"))
+                let error: ProviderError =
+                    problem(with: ref).map(ProviderError.notConfigured) ?? .unavailable("circuit breaker open after repeated failures; skipped")
+                failures.append(.init(model: ref.description, error: error))
+                logger.warning(
+                    "model skipped", metadata: ["message_id": "\(requestID)", "provider": "\(ref.provider)", "model": "\(ref.model)", "reason": "\(error)"])
                 continue
             }
             var attempt = 1
+            var previous: ProviderError?
             while true {
                 try Task.checkCancellation()
                 await observer(.started(ref, attempt: attempt))
@@ -156,32 +169,48 @@ public final class ModelRouter: Sendable {
                 call.model = ref.model
                 let start = clock.now
                 do {
-                    let reply = try await provider.complete(call) { text in
+                    var reply = try await provider.complete(call) { text in
                         streamed.store(true, ordering: .relaxed)
                         await observer(.text(text))
                     }
+                    if reply.usage.isEmpty { reply.usage = .estimate(request: call, reply: reply) }
                     let elapsed = clock.now - start
                     providerTime += elapsed
                     usage = usage + reply.usage
-                    record(ref.provider, elapsed: elapsed, error: nil)
+                    record(ref, elapsed: elapsed, error: nil, requestID: requestID)
                     await observer(.finished(ref, attempt: attempt, elapsed: elapsed, usage: reply.usage, error: nil))
                     return Outcome(reply: reply, model: ref, providerTime: providerTime, usage: usage)
                 } catch let error as ProviderError {
+                    // A call cut by cancellation (a /stop, a shutdown) is no failure of the provider.
+                    if Task.isCancelled { throw CancellationError() }
                     let elapsed = clock.now - start
                     providerTime += elapsed
-                    record(ref.provider, elapsed: elapsed, error: error)
+                    // The same 5xx twice for the same body: this request breaks the server, retrying it cannot help.
+                    let repeated = error.status.map { $0 >= 500 } == true && !error.isOutageStatus && previous == error
+                    record(ref, elapsed: elapsed, error: error, requestID: requestID)
                     await observer(.finished(ref, attempt: attempt, elapsed: elapsed, usage: TokenUsage(), error: error))
                     if streamed.load(ordering: .relaxed) { await observer(.discarded(ref)) }
                     let mayRetry = state.withLock { state in
                         if case .closed = state.breakers[ref.provider]?.state { return true }
                         return false
                     }
-                    if mayRetry, let delay = RoutePlan.retryDelay(after: error, attempt: attempt, policy: policy, random: Double.random(in: 0..<1)) {
+                    var metadata: Logger.Metadata = [
+                        "message_id": "\(requestID)", "provider": "\(ref.provider)", "model": "\(ref.model)", "attempt": "\(attempt)",
+                        "elapsed_ms": "\(Int(elapsed.milliseconds))", "error": "\(error)",
+                    ]
+                    if let status = error.status { metadata["status"] = "\(status)" }
+                    if !repeated, mayRetry, let delay = RoutePlan.retryDelay(after: error, attempt: attempt, policy: policy, random: Double.random(in: 0..<1)) {
+                        metadata["retry_in_ms"] = "\(Int(delay.milliseconds))"
+                        logger.warning("model call failed; retrying", metadata: metadata)
                         try await Task.sleep(for: delay)
+                        previous = error
                         attempt += 1
                         continue
                     }
-                    failures.append(.init(model: ref.description, error: error.description))
+                    if repeated { metadata["reason"] = "the same error for the same request: not retried, not counted against the provider" }
+                    if index + 1 < plan.count { metadata["next_model"] = "\(plan[index + 1])" }
+                    logger.warning(index + 1 < plan.count ? "model call failed; trying the next model" : "model call failed; no model left", metadata: metadata)
+                    failures.append(.init(model: ref.description, error: error))
                     break
                 }
             }
@@ -189,20 +218,29 @@ public final class ModelRouter: Sendable {
         throw ProviderError.exhausted(failures)
     }
 
-    private func record(_ provider: String, elapsed: Duration, error: ProviderError?) {
-        state.withLock { state in
-            var stats = state.stats[provider] ?? Stats()
+    private func record(_ ref: ModelRef, elapsed: Duration, error: ProviderError?, requestID: String) {
+        let transition = state.withLock { state -> (from: String, to: String)? in
+            var stats = state.stats[ref.provider] ?? Stats()
             stats.calls += 1
             stats.lastLatency = elapsed
+            let before = state.breakers[ref.provider]?.label
             if let error {
                 stats.failures += 1
                 stats.lastError = error.description
-                if error.isProviderFault { state.breakers[provider]?.recordFailure(now: .now) }
+                if error.isProviderFault { state.breakers[ref.provider]?.recordFailure(now: .now) }
             } else {
                 stats.lastError = nil
-                state.breakers[provider]?.recordSuccess()
+                state.breakers[ref.provider]?.recordSuccess()
             }
-            state.stats[provider] = stats
+            state.stats[ref.provider] = stats
+            let after = state.breakers[ref.provider]?.label
+            guard let before, let after, before != after else { return nil }
+            return (before, after)
+        }
+        if let transition {
+            logger.notice(
+                "circuit breaker \(transition.to == "open" ? "opened" : transition.to == "closed" ? "closed" : transition.to)",
+                metadata: ["provider": "\(ref.provider)", "from": "\(transition.from)", "to": "\(transition.to)", "message_id": "\(requestID)"])
         }
     }
 

@@ -1,7 +1,8 @@
 public import Hummingbird
 import Foundation
 
-/// An error answered as JSON: `{"error": {"code": "...", "message": "..."}}` with the given status.
+/// An error answered as JSON in the shape OpenAI's clients read: `{"error": {"code": "...", "message": "...",
+/// "type": "invalid_request_error" | "server_error"}}` with the given status.
 public struct APIError: HTTPResponseError, Sendable {
     public var status: HTTPResponse.Status
     public var code: String
@@ -23,7 +24,7 @@ public struct APIError: HTTPResponseError, Sendable {
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(["error": ["code": code, "message": message]]))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(["error": ["code": code, "message": message, "type": status.code >= 500 ? "server_error" : "invalid_request_error"]]))))
     }
 }
 

@@ -98,10 +98,14 @@ extension GatewayRouter {
             guard let journal = try await state.store.journalEntry(id: id), journal.channel == name else {
                 throw APIError(.notFound, code: "unknown_message", message: "no message \(id) on \(name)")
             }
-            guard let reply = try await state.store.outboxEntry(id: OutboxEntry.replyID(for: id)) else {
+            // A message answered together with others (sessions.queue collect or steer) shares their turn's reply.
+            let turn = journal.answeredBy ?? id
+            guard let reply = try await state.store.outboxEntry(id: OutboxEntry.replyID(for: turn)) else {
                 return JSONBody.response(["status": journal.status == .pending ? "pending" : journal.status.rawValue, "message_id": id], status: .accepted)
             }
-            return JSONBody.response(["status": "answered", "message_id": id, "kind": reply.kind.rawValue, "reply": reply.body])
+            var answer: [String: Any] = ["status": "answered", "message_id": id, "kind": reply.kind.rawValue, "reply": reply.body]
+            if turn != id { answer["answered_by"] = turn }
+            return JSONBody.response(answer)
         }
     }
 

@@ -151,8 +151,17 @@ enum ControlSocket {
                 guard (1...config.historyLimit).contains(limit) else {
                     throw ControlProtocol.Failure(id: request.id, code: "invalid_params", message: "limit must be from 1 to \(config.historyLimit)")
                 }
-                let messages = try await state.store.messages(sessionID: sessionID, limit: limit)
-                return .object(["messages": .array(messages.map(json))])
+                // The transcript holds answered turns; messages still waiting for their turn come from the journal.
+                let answered = try await state.store.messages(sessionID: sessionID, limit: limit)
+                let waiting = try await state.store.pendingJournal(sessionID: sessionID).suffix(limit).map { entry in
+                    var message = json(Agent.userRecord(entry))
+                    if case .object(var object) = message {
+                        object["pending"] = .bool(true)
+                        message = .object(object)
+                    }
+                    return message
+                }
+                return .object(["messages": .array(Array((answered.map(json) + waiting).suffix(limit)))])
             case .chatSend:
                 guard config.enabled else {
                     throw ControlProtocol.Failure(id: request.id, code: "channel_disabled", message: "the web chat is disabled (channels.webchat.enabled)")

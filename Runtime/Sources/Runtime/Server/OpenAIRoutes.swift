@@ -29,20 +29,22 @@ extension GatewayRouter {
             let id = "chatcmpl-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
             let created = Int(Date().timeIntervalSince1970)
             let modelName = parsed.model?.description ?? state.config.agent.name
+            let answer: @Sendable (@escaping @Sendable (Agent.Event) async -> Void) async throws -> Agent.Outcome = { [agent = state.agent] emit in
+                try await agent.answer(
+                    messages: parsed.messages, model: parsed.model, clientTools: parsed.tools, requestID: id, maxTokens: parsed.maxTokens,
+                    toolChoice: parsed.toolChoice, sampling: parsed.sampling, emit: emit)
+            }
             guard parsed.stream else {
-                let outcome = try await state.agent.answer(messages: parsed.messages, model: parsed.model, clientTools: parsed.tools, requestID: id) { _ in }
-                if outcome.kind == .error {
-                    throw APIError(.badGateway, code: outcome.code ?? "provider_failed", message: outcome.text)
-                }
+                let outcome = try await answer { _ in }
+                if outcome.kind == .error { throw OpenAIAPI.error(outcome) }
                 return JSONBody.response(OpenAIAPI.completion(id: id, created: created, model: modelName, outcome: outcome))
             }
             let (chunks, sink) = AsyncStream<JSONValue>.makeStream()
-            let agent = state.agent
             let body = ResponseBody { writer in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         let sent = SentFlag()
-                        let outcome = try await agent.answer(messages: parsed.messages, model: parsed.model, clientTools: parsed.tools, requestID: id) { event in
+                        let outcome = try await answer { event in
                             switch event {
                             case .text(let text, _):
                                 sent.set()
@@ -56,7 +58,8 @@ extension GatewayRouter {
                             }
                         }
                         if outcome.kind == .error {
-                            sink.yield(OpenAIAPI.streamError(outcome.text, code: outcome.code ?? "provider_failed"))
+                            let error = OpenAIAPI.error(outcome)
+                            sink.yield(OpenAIAPI.streamError(error.message, code: error.code))
                         } else {
                             var delta: [String: JSONValue] = [:]
                             if !outcome.clientToolCalls.isEmpty { delta["tool_calls"] = OpenAIAPI.toolCalls(outcome.clientToolCalls, indexed: true) }
@@ -95,6 +98,34 @@ enum OpenAIAPI {
         var tools: [ToolDefinition]
         var stream: Bool
         var includeUsage: Bool
+        var maxTokens: Int?
+        var toolChoice: ToolChoice?
+        var sampling = Sampling()
+    }
+
+    /// Fields of a Chat Completions request forwarded as they are to OpenAI-compatible providers.
+    static let passthroughFields: Set<String> = [
+        "response_format", "logit_bias", "logprobs", "top_logprobs", "parallel_tool_calls", "user", "top_k", "min_p", "repeat_penalty", "typical_p",
+        "mirostat_mode", "mirostat_tau", "mirostat_eta", "grammar", "reasoning_effort",
+    ]
+
+    /// The API error for an answer no model could give: OpenAI's status and code for the kind of failure, the
+    /// failure itself as the message (no chat advice: the caller is a program).
+    static func error(_ outcome: Agent.Outcome) -> APIError {
+        guard let failure = outcome.failure else { return APIError(.badGateway, code: outcome.code ?? "provider_failed", message: outcome.text) }
+        if case .notConfigured(let reason) = failure { return APIError(.serviceUnavailable, code: "no_model", message: reason) }
+        let overflow = failure.failures.compactMap { if case .contextOverflow(let message) = $0 { message } else { nil } }.first
+        if let overflow {
+            return APIError(.badRequest, code: "context_length_exceeded", message: "The messages do not fit the model's context: \(overflow)")
+        }
+        let statuses = failure.failures.compactMap(\.status)
+        if !statuses.isEmpty, statuses.allSatisfy({ $0 == 429 }) {
+            return APIError(.tooManyRequests, code: "rate_limit_exceeded", message: "The model provider is rate-limiting requests: \(failure)")
+        }
+        if failure.failures.allSatisfy({ if case .timeout = $0 { true } else { false } }) {
+            return APIError(.gatewayTimeout, code: "provider_timeout", message: "No model answered in time: \(failure)")
+        }
+        return APIError(.badGateway, code: "provider_failed", message: "No model could answer: \(failure)")
     }
 
     static func requireEnabled(_ state: GatewayState) throws {
@@ -134,7 +165,54 @@ enum OpenAIAPI {
         if case .bool(let value)? = body["stream"] { stream = value }
         var includeUsage = false
         if case .bool(let value)? = body["stream_options"]?["include_usage"] { includeUsage = value }
-        return Request(model: ref, messages: messages, tools: tools, stream: stream, includeUsage: includeUsage)
+        var request = Request(model: ref, messages: messages, tools: tools, stream: stream, includeUsage: includeUsage)
+        try parseParameters(body, into: &request)
+        return request
+    }
+
+    /// The caller's generation parameters, checked as OpenAI checks them.
+    static func parseParameters(_ body: JSONValue, into request: inout Request) throws {
+        func number(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+            guard let value = body[key], value != .null else { return nil }
+            guard case .number(let number) = value, range.contains(number) else {
+                throw APIError(.badRequest, code: "invalid_\(key)", message: "'\(key)' must be a number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return number
+        }
+        func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+            guard let number = try number(key, in: Double(range.lowerBound)...Double(range.upperBound)) else { return nil }
+            guard number.rounded() == number else { throw APIError(.badRequest, code: "invalid_\(key)", message: "'\(key)' must be an integer") }
+            return Int(number)
+        }
+        request.maxTokens = try integer("max_completion_tokens", in: 1...1_000_000) ?? integer("max_tokens", in: 1...1_000_000)
+        if let n = try integer("n", in: 1...128), n != 1 {
+            throw APIError(.badRequest, code: "invalid_n", message: "'n' must be 1: the gateway returns one choice")
+        }
+        request.sampling.temperature = try number("temperature", in: 0...2)
+        request.sampling.topP = try number("top_p", in: 0...1)
+        request.sampling.presencePenalty = try number("presence_penalty", in: -2...2)
+        request.sampling.frequencyPenalty = try number("frequency_penalty", in: -2...2)
+        request.sampling.seed = try integer("seed", in: Int(Int32.min)...Int(Int32.max))
+        switch body["stop"] {
+        case nil, .null?: break
+        case .string(let stop)?: request.sampling.stop = [stop]
+        case .array(let items)? where items.count <= 4 && items.allSatisfy({ $0.stringValue != nil }): request.sampling.stop = items.compactMap(\.stringValue)
+        default: throw APIError(.badRequest, code: "invalid_stop", message: "'stop' must be a string or an array of up to 4 strings")
+        }
+        switch body["tool_choice"] {
+        case nil, .null?: break
+        case .string(let choice)? where ["auto", "none", "required"].contains(choice): request.toolChoice = ToolChoice(setting: choice)
+        case let choice? where choice["type"]?.stringValue == "function":
+            guard let name = choice["function"]?["name"]?.stringValue, request.tools.contains(where: { $0.name == name }) else {
+                throw APIError(.badRequest, code: "invalid_tool_choice", message: "'tool_choice' names a function that is not in 'tools'")
+            }
+            request.toolChoice = .function(name)
+        default:
+            throw APIError(.badRequest, code: "invalid_tool_choice", message: "'tool_choice' must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": ...}}")
+        }
+        if case .object(let fields) = body {
+            for (key, value) in fields where passthroughFields.contains(key) && value != .null { request.sampling.passthrough[key] = value }
+        }
     }
 
     static func message(_ item: JSONValue, index: Int) throws -> ChatMessage {

@@ -20,6 +20,7 @@ enum WebChatPage {
         button { font: inherit; padding: .5rem 1rem; }
         main.center { max-width: 40rem; margin: 4rem auto; padding: 0 1rem; }
         code { background: #8882; padding: 0 .25rem; }
+        .meta.id { font-family: ui-monospace, monospace; user-select: all; }
         </style>
         """
 
@@ -69,11 +70,19 @@ enum WebChatPage {
           if (!session) { session = "web-" + crypto.randomUUID(); localStorage.setItem("swiftlet.session", session); }
           let socket, nextId = 1, lastSeq = 0, retry = 500;
           const pending = new Map(), drafts = new Map(), shown = new Set();
-          const show = (role, text, meta) => {
+          // Every message shows the id `swiftlet trace <id>` takes: the user message's id, which its reply carries too.
+          const traceId = (messageId) => (messageId || "").split(":")[0];
+          const tag = (div, id) => {
+            if (!id) return;
+            const t = document.createElement("span"); t.className = "meta id"; t.textContent = id; t.title = "swiftlet trace " + id;
+            div.appendChild(t);
+          };
+          const show = (role, text, meta, id) => {
             const div = document.createElement("div");
             div.className = "msg " + role;
             div.appendChild(document.createTextNode(text));
             if (meta) { const m = document.createElement("span"); m.className = "meta"; m.textContent = meta; div.appendChild(m); }
+            tag(div, id);
             log.appendChild(div); log.scrollTop = log.scrollHeight;
             return div;
           };
@@ -86,7 +95,7 @@ enum WebChatPage {
           const settle = (inReplyTo, role, text, meta) => {
             const d = drafts.get(inReplyTo); drafts.delete(inReplyTo);
             if (d) d.remove();
-            show(role, text, meta);
+            show(role, text, meta, inReplyTo);
           };
           const request = (method, params) => new Promise((resolve, reject) => {
             const id = "c" + (nextId++);
@@ -111,7 +120,7 @@ enum WebChatPage {
                   statusEl.textContent = `connected · ${frame.data.server} · ${frame.data.agent} · ${models}`;
                   log.replaceChildren(); drafts.clear(); shown.clear();
                   const history = await request("chat.history", {});
-                  for (const m of history.messages) { if (m.role !== "tool") show(m.role, m.text, m.author); shown.add(m.message_id); }
+                  for (const m of history.messages) { if (m.role !== "tool") show(m.role, m.text, m.pending ? m.author + " · waiting" : m.author, traceId(m.message_id)); shown.add(m.message_id); }
                 } else if (frame.event === "chat.delta") {
                   const d = draft(frame.data.in_reply_to);
                   if (d.dataset.attempt !== String(frame.data.attempt)) { d.firstChild.textContent = ""; d.dataset.attempt = String(frame.data.attempt); }
@@ -139,8 +148,8 @@ enum WebChatPage {
             const text = input.value.trim();
             if (!text || socket.readyState !== WebSocket.OPEN) return;
             input.value = "";
-            show("user", text, "you");
-            try { await request("chat.send", { text, client_id: crypto.randomUUID() }); } catch (_) { input.value = text; }
+            const div = show("user", text, "you");
+            try { tag(div, (await request("chat.send", { text, client_id: crypto.randomUUID() })).message_id); } catch (_) { input.value = text; }
           });
           input.addEventListener("keydown", (event) => {
             if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }

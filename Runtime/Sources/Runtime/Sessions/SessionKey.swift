@@ -29,6 +29,17 @@ public enum DirectMessageScope: String, Sendable {
     case perChannelPeer = "per-channel-peer"
 }
 
+/// What a session does with messages that arrive while one of its turns runs (`sessions.queue`).
+public enum QueueMode: String, Sendable {
+    /// Each message gets a turn of its own, in arrival order.
+    case followup
+    /// The messages waiting when a turn ends are answered together by the next turn (one reply).
+    case collect
+    /// Messages that arrive while a turn runs join it before its next model call (after a tool round); those
+    /// that arrive during its last call are answered by the next turn, together.
+    case steer
+}
+
 public enum SessionKey {
     /// The session key for a message: groups and threads always get their own; direct messages follow `scope`.
     ///

@@ -146,18 +146,22 @@ public protocol GatewayStore: Sendable {
 
     // MARK: Message path
 
-    /// Writes an inbound message to the journal and its user turn to the transcript, in one transaction.
-    /// A message whose (channel, external id) was journaled before is reported as a duplicate and not
-    /// written again.
-    func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult
+    /// Writes an inbound message to the journal and marks its session active. A message whose (channel, external
+    /// id) was journaled before is reported as a duplicate and not written again.
+    ///
+    /// The message reaches the transcript only with its turn (``finishTurn(_:)``): the transcript holds the
+    /// conversation in the order it was answered, so a turn's context never contains a later message.
+    func journal(_ entry: JournalEntry) async throws -> JournalResult
     /// Unfinished journal entries, oldest first: what to resume after a restart.
     func pendingJournal(limit: Int) async throws -> [JournalEntry]
+    /// Unfinished journal entries of one session, oldest first (messages not yet in its transcript).
+    func pendingJournal(sessionID: String) async throws -> [JournalEntry]
     func journalEntry(id: String) async throws -> JournalEntry?
     /// The journal entry of a channel's message by the platform's id, if it was journaled.
     func journalEntry(channel: String, externalID: String) async throws -> JournalEntry?
-    /// Ends a turn in one transaction: transcript rows, the reply's outbox entry, usage rows, and the
-    /// journal entry marked `status`. Nothing of it is visible unless all of it is.
-    func finishTurn(journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]) async throws
+    /// Ends a turn in one transaction: transcript rows, the reply's outbox entry, usage rows, and every journal
+    /// entry it answers marked `status`. Nothing of it is visible unless all of it is.
+    func finishTurn(_ end: TurnEnd) async throws
 
     /// Queues a message that answers no turn (a pairing code, a rate-limit notice), durably.
     func enqueueOutbox(_ entry: OutboxEntry) async throws

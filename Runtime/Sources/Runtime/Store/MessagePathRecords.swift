@@ -11,6 +11,7 @@ public struct JournalEntry: Sendable, Codable, Equatable {
         case replyTarget = "reply_target"
         case receivedAt = "received_at"
         case finishedAt = "finished_at"
+        case answeredBy = "answered_by"
     }
 
     public enum Status: String, Sendable, Codable { case pending, done, failed, cancelled }
@@ -32,6 +33,9 @@ public struct JournalEntry: Sendable, Codable, Equatable {
     public var error: String?
     public var receivedAt: Date
     public var finishedAt: Date?
+    /// The message whose turn answered this one together with it (`sessions.queue` collect or steer); nil when
+    /// its own turn answered it.
+    public var answeredBy: String?
 
     public init(
         id: String, channel: String, externalID: String? = nil, sessionKey: String, sessionID: String, peer: String, sender: String, text: String,
@@ -205,7 +209,32 @@ public struct SessionState: Sendable, Equatable {
     }
 }
 
-/// What ``GatewayStore/journal(_:userMessage:)`` did with an inbound message.
+/// The end of one turn, written in one transaction by ``GatewayStore/finishTurn(_:)``.
+public struct TurnEnd: Sendable, Equatable {
+    /// The journal entries the turn answers, in the order they arrived; the first is the turn's anchor (its
+    /// reply, traces and transcript ids are named after it), the others are marked answered by it.
+    public var journalIDs: [String]
+    public var status: JournalEntry.Status
+    public var error: String?
+    /// The turn's transcript rows in conversation order: its user messages, tool results and the answer.
+    public var transcript: [MessageRecord]
+    public var outbox: OutboxEntry?
+    public var usage: [UsageRecord]
+
+    public init(
+        journalIDs: [String], status: JournalEntry.Status, error: String? = nil, transcript: [MessageRecord], outbox: OutboxEntry? = nil,
+        usage: [UsageRecord] = []
+    ) {
+        self.journalIDs = journalIDs
+        self.status = status
+        self.error = error
+        self.transcript = transcript
+        self.outbox = outbox
+        self.usage = usage
+    }
+}
+
+/// What ``GatewayStore/journal(_:)`` did with an inbound message.
 public enum JournalResult: Sendable, Equatable {
     case accepted(JournalEntry)
     /// The channel delivered a message with the same external id before; this is the first one.

@@ -157,6 +157,16 @@ enum SQLiteMigrations {
                     CREATE INDEX pairing_by_code ON pairing (channel, code);
                     """)
         }
+        migrator.registerMigration("v8_turn_transcript") { db in
+            // A message now enters the transcript with its turn, not when it is journaled: the transcript rows
+            // of messages still waiting would otherwise appear twice (and out of order) in their turn's context.
+            try db.execute(
+                sql: """
+                    ALTER TABLE ingress_journal ADD COLUMN answered_by TEXT;
+                    DELETE FROM messages WHERE message_id IN (SELECT id FROM ingress_journal WHERE status = 'pending');
+                    CREATE INDEX ingress_journal_pending_session ON ingress_journal(session_id, received_at) WHERE status = 'pending';
+                    """)
+        }
         return migrator
     }
 }

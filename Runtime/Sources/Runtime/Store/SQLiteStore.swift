@@ -123,7 +123,7 @@ public final class SQLiteStore: GatewayStore {
 
     // MARK: Message path
 
-    public func journal(_ entry: JournalEntry, userMessage: MessageRecord) async throws -> JournalResult {
+    public func journal(_ entry: JournalEntry) async throws -> JournalResult {
         try await batcher.write { db in
             if let external = entry.externalID, let existing = try Self.journalEntry(channel: entry.channel, externalID: external, db) {
                 return .duplicate(existing)
@@ -137,8 +137,7 @@ public final class SQLiteStore: GatewayStore {
                 entry.id, entry.channel, entry.externalID, entry.sessionKey, entry.sessionID, entry.peer, entry.sender, entry.text, entry.replyTarget,
                 entry.status.rawValue, entry.receivedAt.storedTimestamp,
             ])
-            try Self.insert(userMessage, db)
-            try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [userMessage.createdAt.storedTimestamp, userMessage.sessionID])
+            try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [entry.receivedAt.storedTimestamp, entry.sessionID])
             return .accepted(entry)
         }
     }
@@ -157,6 +156,15 @@ public final class SQLiteStore: GatewayStore {
         }
     }
 
+    public func pendingJournal(sessionID: String) async throws -> [JournalEntry] {
+        try await pool.read { db in
+            try JournalRow.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE status = 'pending' AND session_id = ? ORDER BY received_at, rowid"),
+                arguments: [sessionID]
+            ).map(\.record)
+        }
+    }
+
     public func journalEntry(id: String) async throws -> JournalEntry? {
         try await pool.read { db in try JournalRow.fetchOne(db, key: id)?.record }
     }
@@ -169,24 +177,26 @@ public final class SQLiteStore: GatewayStore {
         try JournalRow.fetchOne(db.cachedStatement(sql: "SELECT * FROM ingress_journal WHERE channel = ? AND external_id = ?"), arguments: [channel, externalID])?.record
     }
 
-    public func finishTurn(
-        journalID: String, status: JournalEntry.Status, error: String?, transcript: [MessageRecord], outbox: OutboxEntry?, usage: [UsageRecord]
-    ) async throws {
+    public func finishTurn(_ end: TurnEnd) async throws {
         try await batcher.write { db in
-            for message in transcript { try Self.insert(message, db) }
-            if let last = transcript.last {
+            for message in end.transcript { try Self.insert(message, db) }
+            if let last = end.transcript.last {
                 try db.cachedStatement(sql: "UPDATE sessions SET updated_at = ? WHERE id = ?").execute(arguments: [last.createdAt.storedTimestamp, last.sessionID])
             }
-            if let outbox { try Self.insert(outbox, db) }
+            if let outbox = end.outbox { try Self.insert(outbox, db) }
             let usageInsert = try db.cachedStatement(
                 sql: "INSERT INTO model_usage (message_id, session_id, provider, model, input_tokens, output_tokens, latency_ms, ok, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            for record in usage {
+            for record in end.usage {
                 try usageInsert.execute(arguments: [
                     record.messageID, record.sessionID, record.provider, record.model, record.inputTokens, record.outputTokens, record.latencyMs, record.ok, record.at.storedTimestamp,
                 ])
             }
-            try db.cachedStatement(sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1 WHERE id = ?")
-                .execute(arguments: [status.rawValue, error, Date().storedTimestamp, journalID])
+            let finished = Date().storedTimestamp
+            let update = try db.cachedStatement(
+                sql: "UPDATE ingress_journal SET status = ?, error = ?, finished_at = ?, attempts = attempts + 1, answered_by = ? WHERE id = ?")
+            for (index, id) in end.journalIDs.enumerated() {
+                try update.execute(arguments: [end.status.rawValue, end.error, finished, index == 0 ? nil : end.journalIDs[0], id])
+            }
         }
     }
 
