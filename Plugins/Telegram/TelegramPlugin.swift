@@ -4,7 +4,8 @@ import Synchronization
 
 /// The Telegram Bot API as a channel: long polling by default, or a webhook with a secret token; text, replies,
 /// groups with mention gating, photos and documents both ways, MarkdownV2 with a plain-text fallback, edit-in-place
-/// previews, chunks of 4096 characters, and 429s handed back to the outbox with their `retry_after`.
+/// previews (a draft left behind by a crash is deleted at the next start), chunks of 4096 characters, and 429s handed
+/// back to the outbox with their `retry_after`. Updates whose ids are not exact 64-bit integers are refused and logged.
 ///
 /// tools.json entry: `config` {"base_url", "mode": "polling" | "webhook", "webhook_url", "poll_timeout"}, secrets
 /// `telegram_bot_token` (and `telegram_webhook_secret` in webhook mode), network `api.telegram.org:443`.
@@ -45,6 +46,7 @@ public final class TelegramPlugin: ChannelPlugin {
         var bot: Bot?
         var settings = Settings()
         var poller: Task<Void, Never>?
+        var ledger: TelegramPreviewLedger?
     }
 
     private let state = Mutex(State())
@@ -63,12 +65,15 @@ public final class TelegramPlugin: ChannelPlugin {
         guard ["polling", "webhook"].contains(settings.mode) else { throw ChannelSetupError("config.mode must be polling or webhook") }
         let api = TelegramAPI(baseURL: settings.baseURL, token: try context.secret("telegram_bot_token"), http: context.http)
         let me = try await api.call("getMe", [:]) as? [String: Any] ?? [:]
-        guard let id = (me["id"] as? NSNumber)?.int64Value else { throw ChannelSetupError("getMe did not say who the bot is") }
+        guard let id = TelegramInteger.exact(me["id"]) else { throw ChannelSetupError("getMe did not say who the bot is") }
         let bot = Bot(id: id, username: me["username"] as? String ?? "")
+        let ledger = TelegramPreviewLedger(store: context.store)
         state.withLock {
             $0.bot = bot
             $0.settings = settings
+            $0.ledger = ledger
         }
+        await deleteStalePreviews(ledger, api: api, context: context)
         if settings.mode == "webhook" {
             guard !settings.webhookURL.isEmpty else { throw ChannelSetupError("webhook mode needs config.webhook_url") }
             _ = try await api.call(
@@ -104,14 +109,31 @@ public final class TelegramPlugin: ChannelPlugin {
                     "getUpdates", ["offset": offset, "timeout": settings.pollTimeout, "allowed_updates": ["message"]],
                     timeout: Double(settings.pollTimeout) + 10)
                 backoff = 1
+                var unconfirmable = false
                 for object in result as? [[String: Any]] ?? [] {
-                    guard let update = TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username) else { continue }
+                    let update: TelegramUpdate
+                    do {
+                        update = try TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
+                    } catch {
+                        let shown = error.updateID.map(String.init) ?? "?"
+                        context.log(.warning, "telegram update refused", metadata: ["update_id": shown, "reason": error.reason])
+                        // Confirmed all the same: Telegram would deliver it again at every poll.
+                        guard let id = error.updateID else {
+                            unconfirmable = true
+                            continue
+                        }
+                        offset = max(offset, Self.offset(after: id))
+                        try await context.store.set("offset", String(offset))
+                        continue
+                    }
                     if let message = update.message, let inbound = await inbound(message, api: api) {
                         try await context.inbound.receive(inbound)
                     }
-                    offset = update.updateID + 1
+                    offset = Self.offset(after: update.updateID)
                     try await context.store.set("offset", String(offset))
                 }
+                // An update without a readable id comes back until a later one confirms it: do not poll it in a tight loop.
+                if unconfirmable { try await Task.sleep(for: .seconds(5)) }
             } catch {
                 if Task.isCancelled { return }
                 context.log(.warning, "telegram polling failed; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(Int(backoff))"])
@@ -120,6 +142,9 @@ public final class TelegramPlugin: ChannelPlugin {
             }
         }
     }
+
+    /// The `offset` that confirms update `id` and every earlier one.
+    static func offset(after id: Int) -> Int { id == .max ? id : id + 1 }
 
     public func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
         guard request.method == "POST" else { return .json(["error": "POST only"], status: 405) }
@@ -132,10 +157,16 @@ public final class TelegramPlugin: ChannelPlugin {
         guard let bot, let token = try? context.secret("telegram_bot_token") else {
             return .json(["error": "the channel is not started"], status: 503)
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any],
-            let update = TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
-        else {
+        guard let object = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: Any] else {
             return .json(["error": "not a Telegram update"], status: 400)
+        }
+        let update: TelegramUpdate
+        do {
+            update = try TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
+        } catch {
+            let shown = error.updateID.map(String.init) ?? "?"
+            context.log(.warning, "telegram update refused", metadata: ["update_id": shown, "reason": error.reason])
+            return .json(["error": error.description], status: 400)
         }
         if let message = update.message, let inbound = await inbound(message, api: TelegramAPI(baseURL: settings.baseURL, token: token, http: context.http)) {
             do {
@@ -179,9 +210,17 @@ public final class TelegramPlugin: ChannelPlugin {
         let progress = DeliveryProgress(store: context.store, key: message.idempotencyKey, steps: parts.count + message.attachments.count)
         var done = await progress.load()
         var receipt = DeliveryReceipt(externalID: message.previewID)
+        let preview = message.previewID.flatMap(Int.init).map { TelegramPreviewLedger.Entry(chatID: target.chatID, messageID: $0) }
+        if let preview, parts.isEmpty, done == 0 {
+            // Only files: nothing replaces the draft, so it goes.
+            try await delete(api, preview)
+        }
         for (index, part) in parts.enumerated() where index >= done {
-            if index == 0, let preview = message.previewID, let id = Int(preview) {
-                try await edit(api, target: target, messageID: id, text: part, markup: true)
+            if index == 0, let preview {
+                try await edit(api, target: target, messageID: preview.messageID, text: part, markup: true)
+                // Before the progress is saved: a crash in between deletes the edited message at the next start, and the
+                // part is sent again because the progress says it was not.
+                await ledger?.closed(preview)
             } else {
                 receipt = DeliveryReceipt(externalID: try await sendText(api, target: target, text: part, quote: index == 0))
             }
@@ -215,7 +254,43 @@ public final class TelegramPlugin: ChannelPlugin {
             return previous
         }
         let sent = try await api.call("sendMessage", messageParameters(target, text: shown, quote: true))
-        return DeliveryReceipt(externalID: ((sent as? [String: Any])?["message_id"] as? NSNumber).map { "\($0.intValue)" })
+        let id = TelegramInteger.int((sent as? [String: Any])?["message_id"])
+        if let id { await ledger?.opened(TelegramPreviewLedger.Entry(chatID: target.chatID, messageID: id)) }
+        return DeliveryReceipt(externalID: id.map(String.init))
+    }
+
+    private var ledger: TelegramPreviewLedger? { state.withLock { $0.ledger } }
+
+    /// Deletes the drafts an earlier process left in chats (see ``TelegramPreviewLedger``). One that cannot be
+    /// deleted for now (Telegram unreachable, 429) is kept for the next start; one Telegram refuses (already gone,
+    /// older than 48 hours) is forgotten.
+    private func deleteStalePreviews(_ ledger: TelegramPreviewLedger, api: TelegramAPI, context: any PluginContext) async {
+        for preview in await ledger.takeStale() {
+            do {
+                _ = try await api.call("deleteMessage", ["chat_id": preview.chatID, "message_id": preview.messageID])
+                context.log(
+                    .info, "telegram: deleted a draft answer left by an interrupted turn",
+                    metadata: ["chat": "\(preview.chatID)", "message": "\(preview.messageID)"])
+            } catch let failure as TelegramAPI.Failure where !failure.sendFailure.retryable {
+                context.log(
+                    .info, "telegram: a draft answer left by an interrupted turn cannot be deleted",
+                    metadata: ["chat": "\(preview.chatID)", "error": failure.description])
+            } catch {
+                context.log(
+                    .warning, "telegram: a draft answer left by an interrupted turn is deleted at the next start", metadata: ["error": "\(error)"])
+                await ledger.opened(preview)
+            }
+        }
+    }
+
+    /// Deletes a preview that nothing replaces; one already gone counts as deleted.
+    private func delete(_ api: TelegramAPI, _ preview: TelegramPreviewLedger.Entry) async throws {
+        do {
+            _ = try await api.call("deleteMessage", ["chat_id": preview.chatID, "message_id": preview.messageID])
+        } catch let failure as TelegramAPI.Failure {
+            guard failure.description.contains("message to delete not found") else { throw failure.sendFailure }
+        }
+        await ledger?.closed(preview)
     }
 
     private func api(_ context: any PluginContext) throws -> TelegramAPI {
@@ -245,7 +320,7 @@ public final class TelegramPlugin: ChannelPlugin {
         } catch let failure as TelegramAPI.Failure {
             throw failure.sendFailure
         }
-        return ((result as? [String: Any])?["message_id"] as? NSNumber).map { "\($0.intValue)" }
+        return TelegramInteger.int((result as? [String: Any])?["message_id"]).map(String.init)
     }
 
     private func edit(_ api: TelegramAPI, target: TelegramTarget, messageID: Int, text: String, markup: Bool) async throws {
@@ -310,7 +385,7 @@ struct TelegramAPI {
     static func result(_ response: PluginHTTPResponse, method: String) throws -> Any {
         let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
         if let object, object["ok"] as? Bool == true { return object["result"] ?? NSNull() }
-        let code = (object?["error_code"] as? NSNumber)?.intValue ?? response.status
+        let code = TelegramInteger.int(object?["error_code"]) ?? response.status
         let description = object?["description"] as? String ?? "HTTP \(response.status) from \(method)"
         let retryAfter = ((object?["parameters"] as? [String: Any])?["retry_after"] as? NSNumber)?.doubleValue ?? response.header("Retry-After").flatMap(Double.init)
         throw Failure(code: code, description: description, retryAfter: retryAfter)

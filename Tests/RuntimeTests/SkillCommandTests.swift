@@ -29,6 +29,29 @@ struct SkillCommandTests {
         #expect(unknown.status == 1 && unknown.stderr.contains("tools.json registers no skill named 'nope'"), "\(unknown.stderr)")
     }
 
+    @Test("faq matches the question a user asks, not a word of another answer", arguments: [
+        ("when are you open?", "What are your opening hours?"),
+        ("are you open on sunday", "What are your opening hours?"),
+        ("I forgot my password", "How do I reset my password?"),
+        ("do you take visa?", "Which payment methods do you accept?"),
+    ])
+    func faqMatches(question: String, heading: String) throws {
+        let run = try CommandLineTests.run(["skills", "run", "faq", "--workspace", Self.repository.path, "--input", #"{"question": "\#(question)"}"#])
+        #expect(run.status == 0 && run.stdout.contains(#""matched": "\#(heading)""#), "\(run.stdout)\(run.stderr)")
+    }
+
+    @Test("text-stats takes a path inside knowledge/ as well as one from the workspace (knowledge/faq.md)")
+    func textStatsPaths() throws {
+        for path in ["faq.md", "knowledge/faq.md", "./knowledge/faq.md"] {
+            let run = try CommandLineTests.run(
+                ["skills", "run", "text-stats", "--workspace", Self.repository.path, "--input", #"{"path": "\#(path)"}"#])
+            #expect(run.status == 0 && run.stdout.contains("file: faq.md") && run.stdout.contains("lines: 16"), "\(path): \(run.stdout)\(run.stderr)")
+        }
+        let escape = try CommandLineTests.run(
+            ["skills", "run", "text-stats", "--workspace", Self.repository.path, "--input", #"{"path": "knowledge/../config.yaml"}"#])
+        #expect(escape.status == 1 && escape.stderr.contains("without '..'"), "\(escape.stderr)")
+    }
+
     @Test("a gateway that is not root runs skills in a user namespace of their own: the process limit still holds")
     func nonRootUser() throws {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }

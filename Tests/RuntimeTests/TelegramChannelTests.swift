@@ -1,6 +1,7 @@
 import FakePlatforms
 import FakeProviders
 import Foundation
+import GRDB
 import NIOHTTP1
 import PluginAPI
 import Testing
@@ -75,15 +76,33 @@ import Testing
         throw CancellationError()
     }
 
-    /// What a chat shows: each message's latest text (edits applied), in order.
+    /// What a chat shows: each message's latest text (edits applied), in order, without deleted messages.
     static func visible(_ telegram: FakeTelegram, chat: Int64) -> [String] {
         var texts: [Int: String] = [:]
         var order: [Int] = []
         for sent in telegram.sent where sent.chatID == chat {
+            if sent.method == "deleteMessage" {
+                texts[sent.messageID] = nil
+                continue
+            }
             if texts[sent.messageID] == nil { order.append(sent.messageID) }
             texts[sent.messageID] = sent.text
         }
         return order.compactMap { texts[$0] }
+    }
+
+    /// A value of the Telegram plugin's store, read from the database of a gateway running in another process.
+    static func pluginValue(_ workspace: Workspace, _ key: String) throws -> String {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let database = try DatabaseQueue(path: workspace.path("data/swiftlet.sqlite").path, configuration: configuration)
+        let sql = "SELECT value FROM plugin_kv WHERE plugin = 'telegram' AND key = ?"
+        return try database.read { try String.fetchOne($0, sql: sql, arguments: [key]) } ?? ""
+    }
+
+    /// The gateway's log file, for what plugins logged.
+    static func log(_ workspace: Workspace) -> String {
+        (try? String(contentsOf: workspace.logsDirectory.appendingPathComponent("swiftlet.log"), encoding: .utf8)) ?? ""
     }
 
     @Test("a direct message is polled, answered once in MarkdownV2, and its offset committed")
@@ -229,6 +248,87 @@ import Testing
             let document = try #require(setup.telegram.sent.first { $0.method == "sendDocument" })
             #expect(document.fileName == "report.pdf" && document.fileBytes == 6)
             #expect(Self.visible(setup.telegram, chat: 1001).first?.hasPrefix("echo: what is this?") == true)
+        }
+    }
+
+    @Test("webhook: ids that are not exact 64-bit integers are refused with the reason and logged, never wrapped or zeroed")
+    func strictIDsWebhook() async throws {
+        try await Self.with(mode: "webhook") { setup in
+            let secret = [("X-Telegram-Bot-Api-Secret-Token", "wh-secret-123")]
+            func message(chat: String = "950", id: String = "5", from: String = "950") -> String {
+                #"{"message_id": \#(id), "date": 0, "chat": {"id": \#(chat), "type": "private"}, "from": {"id": \#(from), "is_bot": false}, "#
+                    + #""text": "hi"}"#
+            }
+            let refused: [(update: String, reason: String)] = [
+                (#"{"update_id": 300, "message": \#(message(id: #""5""#))}"#, #"message.message_id is the string \"5\", not an integer"#),
+                (#"{"update_id": 301, "message": \#(message(chat: "9223372036854775808"))}"#, "message.chat.id is 9223372036854775808, not an integer"),
+                (#"{"update_id": 302, "message": \#(message(chat: "1e308"))}"#, "message.chat.id is 1e+308, not an integer"),
+                (#"{"update_id": 303, "message": \#(message(from: "-9223372036854775809"))}"#, "message.from.id is -9223372036854775809, not an integer"),
+                (#"{"update_id": 304, "message": \#(message(id: "true"))}"#, "message.message_id is true, not an integer"),
+                (#"{"update_id": 305, "message": \#(message(id: "7.5"))}"#, "message.message_id is 7.5, not an integer"),
+                (#"{"update_id": 9223372036854775808, "message": \#(message())}"#, "update_id is 9223372036854775808, not an integer"),
+            ]
+            for (update, reason) in refused {
+                let reply = try await setup.gateway.request("/channels/telegram/webhook", method: .POST, headers: secret, body: update)
+                #expect(reply.status == 400 && reply.body.contains(reason), "\(update): \(reply.status) \(reply.body)")
+            }
+            #expect(setup.provider.requestCount == 0, "no refused update reached the model")
+            try await Self.eventually("the refusals logged") { Self.log(setup.workspace).contains("telegram update refused") }
+
+            // Ids that fit are kept to the last digit, beyond what a double holds exactly (2^53 + 1).
+            let big = "9007199254740993"
+            let bigMessage = message(chat: big, id: "2147483653", from: big).replacingOccurrences(of: "\"hi\"", with: "\"big ids\"")
+            let fits = #"{"update_id": 306, "message": \#(bigMessage)}"#
+            let accepted = try await setup.gateway.request("/channels/telegram/webhook", method: .POST, headers: secret, body: fits)
+            #expect(accepted.status == 200, "\(accepted.body)")
+            try await Self.eventually("the answer to the big chat id") {
+                Self.visible(setup.telegram, chat: 9_007_199_254_740_993) == ["echo: big ids"]
+            }
+            #expect(!setup.telegram.sent.contains { $0.chatID == .min || $0.chatID == 0 })
+        }
+    }
+
+    @Test("polling: an update with an id beyond 64 bits is refused, logged and confirmed; the next one is answered")
+    func strictIDsPolling() async throws {
+        try await Self.with { setup in
+            setup.telegram.queueRaw(
+                #"{"update_id": 50, "message": {"message_id": 7, "date": 0, "chat": {"id": 9223372036854775808, "type": "private"}, "#
+                    + #""from": {"id": 1, "is_bot": false}, "text": "wrapped"}}"#,
+                updateID: 50)
+            setup.telegram.queueMessage(chatID: 960, from: 960, text: "after it")
+            try await Self.eventually("the refusal logged") { Self.log(setup.workspace).contains("message.chat.id is 9223372036854775808") }
+            try await Self.eventually("the next message answered") { Self.visible(setup.telegram, chat: 960) == ["echo: after it"] }
+            try await Self.eventually("both updates confirmed") { setup.telegram.pendingUpdates == 0 }
+            #expect(setup.provider.requestCount == 1)
+            #expect(!setup.telegram.sent.contains { $0.chatID != 960 })
+        }
+    }
+
+    @Test("after a crash mid-answer, the draft the first run streamed is deleted and the chat shows one answer")
+    func stalePreviewAfterCrash() async throws {
+        let telegram = FakeTelegram()
+        let provider = FakeProvider()
+        // The first run streams half the answer (a preview goes out), then stalls until the process is killed.
+        provider.enqueue(.hangAfterChunks(10))
+        let text = "tell me a story about the sea and the mountains and the rivers and the sky"
+        try await FakeProviderServer.withServer(provider) { server in
+            try await FakePlatformServer.withServer(telegram.router) { platform in
+                let workspace = try Self.workspace(server, platform: platform, telegram: telegram, mode: "polling", channel: "dm_policy: open")
+                let first = try await CrashRecoveryTests.start(workspace)
+                telegram.queueMessage(chatID: 970, from: 970, text: text)
+                try await Self.eventually("the preview") { telegram.sent.contains { $0.chatID == 970 && $0.text.hasSuffix(" …") } }
+                // The plugin notes the draft in its store once Telegram has answered with its id.
+                try await Self.eventually("the preview noted") { try Self.pluginValue(workspace, "previews.open").hasPrefix("970:") }
+                kill(first.process.processIdentifier, SIGKILL)
+                try await offPool { first.process.waitUntilExit() }
+
+                let second = try await CrashRecoveryTests.start(workspace)
+                try await Self.eventually("the answer") { Self.visible(telegram, chat: 970).contains("echo: " + text) }
+                try await Self.eventually("only the answer in the chat") { Self.visible(telegram, chat: 970) == ["echo: " + text] }
+                #expect(telegram.calls.contains("deleteMessage"))
+                second.process.terminate()
+                try await offPool { second.process.waitUntilExit() }
+            }
         }
     }
 

@@ -20,7 +20,19 @@ import Testing
             for hop in ["received", "routed", "model.start", "model.end", "reply.queued", "reply.sent"] {
                 #expect(trace.stdout.contains(hop), "\(hop) missing from:\n\(trace.stdout)")
             }
+            // Every hop has its offset from the first one: the gateway's times carry their zone.
+            let lines = trace.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            let hops = lines.drop { !$0.hasPrefix("offset") }.dropFirst().prefix { !$0.isEmpty }
+            #expect(hops.count >= 6, "\(trace.stdout)")
+            #expect(hops.first?.hasPrefix("+0.0ms") == true, "\(trace.stdout)")
+            let offsets = hops.map { $0.split(separator: " ").first ?? "" }
+            #expect(offsets.allSatisfy { $0.hasPrefix("+") && $0.hasSuffix("ms") && Double($0.dropFirst().dropLast(2)) != nil }, "\(trace.stdout)")
             #expect(trace.stdout.contains("reply sent after 1 attempt(s): echo: trace me"))
+            let json = try await offPool { try CommandLineTests.run(["trace", id, "--json"] + connection) }
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            let events = report["events"] as? [[String: Any]] ?? []
+            let times = events.compactMap { $0["at"] as? String } + [(report["message"] as? [String: Any])?["received_at"] as? String ?? ""]
+            #expect(times.count >= 7 && times.allSatisfy { $0.hasSuffix("Z") }, "times name their zone (UTC): \(times)")
             #expect(trace.stdout.contains("\"provider\":\"fake\""))
 
             let unknown = try await offPool { try CommandLineTests.run(["trace", "no-such-message"] + connection) }

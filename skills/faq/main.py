@@ -1,15 +1,34 @@
-"""The FAQ skill: finds the entry of knowledge/faq.md whose question shares the most words with the user's."""
+"""The FAQ skill: finds the entry of knowledge/faq.md whose question (and, less, whose answer) shares the most words
+with the user's."""
 import json
 import os
 import re
 import sys
 
 STOP = {"a", "an", "the", "i", "my", "me", "do", "does", "is", "are", "can", "you", "your", "to", "of", "and", "or",
-        "what", "which", "how", "in", "on", "for", "it", "we", "our"}
+        "what", "which", "how", "in", "on", "for", "it", "we", "our", "take"}
+
+# Question words that point at a topic the FAQ's wording does not repeat ("when are you open?" asks for hours).
+TOPICS = {"when": "hour", "time": "hour", "pay": "payment", "back": "return"}
+
+
+def stem(word):
+    """A crude stem, so that "opening" meets "open" and "hours" meets "hour"."""
+    for suffix in ("ing", "ed", "es", "s", "e", "y"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
 
 
 def words(text):
-    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOP}
+    found = set()
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        if word in STOP:
+            continue
+        found.add(stem(word))
+        if word in TOPICS:
+            found.add(stem(TOPICS[word]))
+    return found
 
 
 def entries(markdown):
@@ -39,7 +58,9 @@ def main():
     asked = words(question)
     best, score = None, 0
     for candidate, answer in pairs:
-        overlap = len(asked & words(candidate + " " + answer[:80]))
+        # The heading is the question the entry answers: a word shared with it weighs three times a word that only
+        # appears in the answer (where "Open Settings" must not make the password entry an answer about opening hours).
+        overlap = 3 * len(asked & words(candidate)) + len(asked & (words(answer) - words(candidate)))
         if overlap > score:
             best, score = (candidate, answer), overlap
     if best is None:

@@ -7,6 +7,9 @@ top=$(printf '%s' "$input" | sed -n 's/.*"top"[[:space:]]*:[[:space:]]*\([0-9][0
 top=${top:-5}
 if [ -z "$path" ]; then echo "input.path is required" >&2; exit 2; fi
 if [ "$top" -lt 1 ] || [ "$top" -gt 20 ]; then echo "input.top must be from 1 to 20" >&2; exit 2; fi
+# The path is inside knowledge/, but people and models name it from the workspace as often ("knowledge/faq.md").
+path=${path#./}
+path=${path#knowledge/}
 case "$path" in
   /*|*..*) echo "input.path must be relative to knowledge/ without '..'" >&2; exit 2 ;;
 esac

@@ -27,13 +27,23 @@ struct GatewayCommand: AsyncParsableCommand {
             if let port { flags.append(ConfigOverride(path: "gateway.port", value: String(port), flag: "--port")) }
             if let bind { flags.append(ConfigOverride(path: "gateway.bind", value: bind, flag: "--bind")) }
             if dev { flags.append(ConfigOverride(path: "gateway.dev", value: "true", flag: "--dev")) }
-            let (workspace, loader, config) = try options.loadConfig(extra: flags)
+            // A --workspace that names no folder is refused (exit 5); the default workspace is created on first start.
+            let (workspace, loader, config) = try options.loadConfig(extra: flags, missingWorkspace: ExitStatus.cannotStart)
             do {
                 try workspace.prepareStateDirectories()
             } catch {
                 printError("workspace unusable: \(error)")
                 throw ExitStatus.cannotStart
             }
+            // Taken before the log file, the plugins' staging folder or the store is touched, and held until exit.
+            let lock: WorkspaceLock
+            do {
+                lock = try WorkspaceLock.acquire(workspace)
+            } catch {
+                printError(error.description)
+                throw ExitStatus.cannotStart
+            }
+            defer { lock.release() }
             let sink: LogSink
             do {
                 sink = try LogSink(settings: LogSink.settings(for: config, workspace: workspace))
@@ -74,14 +84,26 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Ask the running gateway for its version, uptime, port and counts.")
+        static let configuration = CommandConfiguration(
+            abstract: "Ask the running gateway for its version, uptime, port and counts.",
+            discussion: """
+                With an invalid configuration it still reports the running gateway (found through data/gateway.json,
+                which needs no configuration) and then the configuration's issues, and exits 2.
+                """)
 
         @OptionGroup var options: WorkspaceOptions
         @OptionGroup var client: ClientOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let admin = try await client.connect(options)
+            let (workspace, loader) = try options.loader(missingWorkspace: ExitStatus.notRunning)
+            let config: GatewayConfig
+            do {
+                config = try loader.load()
+            } catch {
+                try await reportWithoutConfig(workspace, configError: error)
+            }
+            let admin = try await client.client(workspace: workspace, config: config, startCommand: options.startCommand)
             let reply: AdminClient.Reply
             do {
                 reply = try await admin.get("/admin/v1/status")
@@ -97,16 +119,61 @@ struct GatewayCommand: AsyncParsableCommand {
                 printJSON(reply.body.merging(["running": true, "url": admin.baseURL]) { a, _ in a })
                 return
             }
-            let body = reply.body
+            print(Self.render(reply.body, url: admin.baseURL))
+        }
+
+        /// config.yaml does not load, but the running gateway keeps the configuration it started with and can still be
+        /// found (data/gateway.json) and asked (a token signed with data/control.key): report that, then the issues.
+        private func reportWithoutConfig(_ workspace: Workspace, configError: ConfigError) async throws -> Never {
+            let running = GatewayTarget.running(in: workspace)
+            let url = client.url.map { String($0.hasSuffix("/") ? $0.dropLast() : Substring($0)) } ?? running?.url
+            var body: [String: Any]?
+            var unanswered: String?
+            if let url {
+                do {
+                    if let token = try await GatewayTarget.tokenWithoutConfig(explicit: client.explicitToken, workspace: workspace) {
+                        let reply = try await AdminClient(baseURL: url, token: token, startCommand: options.startCommand).get("/admin/v1/status")
+                        if reply.status == 200 { body = reply.body } else { unanswered = "it answered HTTP \(reply.status)" }
+                    } else {
+                        unanswered = "the workspace has no data/control.key to sign a token with; pass --token"
+                    }
+                } catch {
+                    unanswered = "\(error)"
+                }
+            }
+            let issues = "the configuration is invalid (a running gateway keeps the one it started with; a reload or restart would be refused):\n"
+                + configError.description
+            if json {
+                var object: [String: Any] = ["running": body != nil || running != nil, "config_error": configError.description]
+                if let url { object["url"] = url }
+                if let running, body == nil { object.merge(["pid": running.pid, "version": running.version, "port": running.port]) { a, _ in a } }
+                if let unanswered { object["unanswered"] = unanswered }
+                printJSON((body ?? [:]).merging(object) { _, new in new })
+            } else if let body, let url {
+                print(Self.render(body, url: url))
+            } else if let running {
+                let started = running.startedAt.formatted(.iso8601)
+                print("swiftlet \(running.version) running at \(running.url) (pid \(running.pid), started \(started); from data/gateway.json)")
+                if let unanswered { print("  not asked for details: \(unanswered)") }
+            } else if let url, let unanswered {
+                print("no status from \(url): \(unanswered)")
+            } else {
+                print("no gateway is running for the workspace \(workspace.root.path) (data/gateway.json names none)")
+            }
+            printError(issues)
+            throw ExitStatus.invalidConfig
+        }
+
+        static func render(_ body: [String: Any], url: String) -> String {
             let counts = body["counts"] as? [String: Any] ?? [:]
-            print("""
-                swiftlet \(body["version"] ?? "?") running at \(admin.baseURL) (pid \(body["pid"] ?? "?"))
+            return """
+                swiftlet \(body["version"] ?? "?") running at \(url) (pid \(body["pid"] ?? "?"))
                   uptime     \(body["uptime_seconds"] ?? "?") s
                   workspace  \(body["workspace"] ?? "?")
                   store      \(body["store"] ?? "?")
                   sessions   \(counts["sessions"] ?? "?"), messages \(counts["messages"] ?? "?"), audit events \(counts["audit_events"] ?? "?")
                   sockets    \(body["open_sockets"] ?? "?") open; config reloads \(body["config_reloads"] ?? "?")
-                """)
+                """
         }
     }
 

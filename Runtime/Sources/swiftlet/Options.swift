@@ -24,10 +24,40 @@ struct WorkspaceOptions: ParsableArguments {
         return parsed + extra
     }
 
-    /// Loads the configuration or prints every issue and exits with status 2.
-    func loadConfig(extra: [ConfigOverride] = []) throws -> (Workspace, ConfigLoader, GatewayConfig) {
+    /// The workspace, after refusing a `--workspace` that names no folder: a mistyped path must not turn into a new,
+    /// empty workspace (with a new control token), nor into "no gateway is running" about some other port.
+    ///
+    /// - Parameter status: the exit status of the refusal, which depends on the command (5 for `gateway start`).
+    func existing(orExit status: ExitCode) throws -> Workspace {
         let workspace = resolved
-        let loader = ConfigLoader(workspace: workspace, overrides: try overrides(extra: extra))
+        if let given = self.workspace, !given.isEmpty, !workspace.exists {
+            printError(
+                "the workspace folder \(workspace.root.path) (--workspace \(given)) does not exist; nothing was created. "
+                    + "Create a workspace there with `swiftlet init \(shellQuoted(workspace.root.path))`, or check the path.")
+            throw status
+        }
+        return workspace
+    }
+
+    /// How to start this workspace's gateway, for hints: `--workspace` is named when the user gave it.
+    var startCommand: String {
+        guard let given = workspace, !given.isEmpty else { return "swiftlet gateway start" }
+        return "swiftlet gateway start --workspace \(shellQuoted(resolved.root.path))"
+    }
+
+    /// The workspace and its configuration loader, with the `--set` overrides.
+    func loader(extra: [ConfigOverride] = [], missingWorkspace status: ExitCode = ExitStatus.invalidConfig) throws -> (Workspace, ConfigLoader) {
+        let workspace = try existing(orExit: status)
+        return (workspace, ConfigLoader(workspace: workspace, overrides: try overrides(extra: extra)))
+    }
+
+    /// Loads the configuration or prints every issue and exits with status 2.
+    ///
+    /// - Parameter status: the exit status when `--workspace` names no folder.
+    func loadConfig(
+        extra: [ConfigOverride] = [], missingWorkspace status: ExitCode = ExitStatus.invalidConfig
+    ) throws -> (Workspace, ConfigLoader, GatewayConfig) {
+        let (workspace, loader) = try loader(extra: extra, missingWorkspace: status)
         do {
             return (workspace, loader, try loader.load())
         } catch {
@@ -45,10 +75,16 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Control token (default: $SWIFTLET_TOKEN, else a short-lived token signed with the workspace key).", valueName: "token"))
     var token: String?
 
-    /// Loads the workspace configuration and connects to its gateway.
+    /// The token given by flag or `SWIFTLET_TOKEN`, if any.
+    var explicitToken: String? {
+        (token ?? ProcessInfo.processInfo.environment["SWIFTLET_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Loads the workspace configuration and connects to its gateway. A workspace that does not exist has no
+    /// gateway: that is said (exit 3) rather than asking the default port.
     func connect(_ options: WorkspaceOptions) async throws -> AdminClient {
-        let (workspace, _, config) = try options.loadConfig()
-        return try await client(workspace: workspace, config: config)
+        let (workspace, _, config) = try options.loadConfig(missingWorkspace: ExitStatus.notRunning)
+        return try await client(workspace: workspace, config: config, startCommand: options.startCommand)
     }
 
     /// Sends one admin request; an unreachable gateway or a refused token is printed and becomes its exit code.
@@ -88,11 +124,18 @@ struct ClientOptions: ParsableArguments {
         return reply.body
     }
 
-    func client(workspace: Workspace, config: GatewayConfig) async throws -> AdminClient {
-        let explicitToken = token ?? ProcessInfo.processInfo.environment["SWIFTLET_TOKEN"]
+    func client(workspace: Workspace, config: GatewayConfig, startCommand: String) async throws -> AdminClient {
         let base = GatewayTarget.baseURL(explicit: url, workspace: workspace, config: config)
+        // Signing a token would create the default workspace's data/ folder; a workspace that does not exist runs nothing.
+        if explicitToken == nil, !workspace.exists {
+            printError(
+                "no gateway is running for the workspace \(workspace.root.path): the folder does not exist. "
+                    + "Create it with `swiftlet init \(shellQuoted(workspace.root.path))`, then start it with `\(startCommand)`.")
+            throw ExitStatus.notRunning
+        }
         do {
-            return AdminClient(baseURL: base, token: try await GatewayTarget.token(explicit: explicitToken, workspace: workspace, config: config))
+            let token = try await GatewayTarget.token(explicit: explicitToken, workspace: workspace, config: config)
+            return AdminClient(baseURL: base, token: token, startCommand: startCommand)
         } catch {
             printError("cannot sign a control token with this workspace's key: \(error). Pass --token or set SWIFTLET_TOKEN.")
             throw ExitStatus.unauthorized
@@ -103,6 +146,13 @@ struct ClientOptions: ParsableArguments {
 /// `text` left-aligned in a column of `width` characters, with at least one space after it.
 func padded(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+/// `text` as one shell word: unchanged when it holds only safe characters, else in single quotes.
+func shellQuoted(_ text: String) -> String {
+    let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "/._-+,:@%="))
+    if !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.isASCII && safe.contains($0) }) { return text }
+    return "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
 }
 
 func printError(_ message: String) {

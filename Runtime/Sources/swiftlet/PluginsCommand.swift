@@ -38,7 +38,7 @@ struct PluginsCommand: AsyncParsableCommand {
                 throw ExitStatus.failure
             }
             do {
-                try PluginScaffold.write(name: name, kind: kind, pluginAPIPath: api.path, into: folder)
+                try PluginScaffold.write(name: name, kind: kind, pluginAPI: api, into: folder)
             } catch let refusal as PluginScaffold.Refusal {
                 printError(refusal.description)
                 throw ExitCode(64)

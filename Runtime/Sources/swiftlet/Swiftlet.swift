@@ -21,6 +21,16 @@ struct Swiftlet: AsyncParsableCommand {
         version: SwiftletVersion.current,
         subcommands: [GatewayCommand.self, InitCommand.self, ConfigCommand.self, DashboardCommand.self, DoctorCommand.self, TraceCommand.self, TopCommand.self, PluginsCommand.self, SkillsCommand.self, PairingCommand.self, PluginHostCommand.self]
     )
+
+    /// A mistyped subcommand is answered with the nearest one (exit 64) before the parser sees it.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let unknown = UnknownCommand.find(in: arguments, root: Swiftlet.self) {
+            printError(unknown.description)
+            Swiftlet.exit(withError: ExitCode(64))
+        }
+        await main(arguments)
+    }
 }
 
 /// Exit codes are part of the CLI's contract (see `swiftlet --help`).

@@ -8,9 +8,10 @@ import Synchronization
 /// the Bot API documents them, and `GET /file/bot<token>/<file_path>` for downloads.
 ///
 /// Implemented: getMe, getUpdates (long polling with `offset` confirmation and `timeout`), setWebhook,
-/// deleteWebhook, sendMessage (with MarkdownV2 checked as Telegram parses it), editMessageText, getFile, sendPhoto,
-/// sendDocument. Tests queue updates, script failures (429 with retry_after, an outage), and read what was sent.
+/// deleteWebhook, sendMessage (with MarkdownV2 checked as Telegram parses it), editMessageText, deleteMessage, getFile,
+/// sendPhoto, sendDocument. Tests queue updates, script failures (429 with retry_after, an outage), and read what was sent.
 public final class FakeTelegram: Sendable {
+    /// A message sent, edited or deleted (`method` "deleteMessage", with an empty text).
     public struct Sent: Sendable, Equatable {
         public var method: String
         public var chatID: Int64
@@ -132,6 +133,12 @@ public final class FakeTelegram: Sendable {
         }
     }
 
+    /// An update exactly as given (JSON text), for what Telegram should never send: ids that are strings or do not
+    /// fit in 64 bits. `updateID` is the id an `offset` above confirms it by.
+    public func queueRaw(_ json: String, updateID: Int) {
+        state.withLock { $0.updates.append((updateID, Data(json.utf8))) }
+    }
+
     // MARK: The API
 
     public var router: Router<FakePlatformContext> {
@@ -201,7 +208,7 @@ public final class FakeTelegram: Sendable {
             }
             if file.data.count > 20 << 20 { return Self.badRequest("Bad Request: file is too big") }
             return Self.ok(["file_id": id, "file_unique_id": "u", "file_size": file.data.count, "file_path": file.path])
-        case "sendMessage", "editMessageText", "sendPhoto", "sendDocument":
+        case "sendMessage", "editMessageText", "sendPhoto", "sendDocument", "deleteMessage":
             return record(method, parameters, upload: upload)
         default:
             return Self.reply(["ok": false, "error_code": 404, "description": "Not Found: method not found"], status: 404)
@@ -224,8 +231,14 @@ public final class FakeTelegram: Sendable {
                 return state.updates.map(\.json)
             }
             if !ready.isEmpty || ContinuousClock.now >= deadline {
-                let objects = ready.compactMap { try? JSONSerialization.jsonObject(with: $0) }
-                return Self.ok(objects)
+                // The updates' own bytes, so a raw update reaches the client exactly as queued.
+                var body = Data(#"{"ok":true,"result":["#.utf8)
+                for (index, update) in ready.enumerated() {
+                    if index > 0 { body.append(UInt8(ascii: ",")) }
+                    body.append(update)
+                }
+                body.append(contentsOf: Array("]}".utf8))
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
             }
             do { try await Task.sleep(for: .milliseconds(10)) } catch { return Self.ok([Any]()) }
         }
@@ -238,6 +251,14 @@ public final class FakeTelegram: Sendable {
         guard chat != 666 else { return Self.reply(["ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"], status: 403) }
         let text = parameters["text"] as? String ?? parameters["caption"] as? String ?? ""
         let parseMode = parameters["parse_mode"] as? String
+        if method == "deleteMessage" {
+            let (response, observed, observer) = state.withLock { state -> (Response, Sent?, (@Sendable (Sent) -> Void)?) in
+                let (response, deleted) = Self.delete(chat: chat, parameters, &state)
+                return (response, deleted, state.observer)
+            }
+            if let observed, let observer { observer(observed) }
+            return response
+        }
         if method == "sendMessage" || method == "editMessageText" {
             if text.isEmpty { return Self.badRequest("Bad Request: message text is empty") }
             if text.utf16.count > 4096 { return Self.badRequest("Bad Request: message is too long") }
@@ -253,6 +274,19 @@ public final class FakeTelegram: Sendable {
         return response
     }
 
+    /// deleteMessage: the bot's own message, once; then it is gone for edits and deletes alike.
+    private static func delete(chat: Int64, _ parameters: [String: Any], _ state: inout State) -> (Response, Sent?) {
+        let id = (parameters["message_id"] as? NSNumber)?.intValue ?? 0
+        if state.keepsSent {
+            guard let last = state.sent.last(where: { $0.messageID == id && $0.chatID == chat }), last.method != "deleteMessage" else {
+                return (badRequest("Bad Request: message to delete not found"), nil)
+            }
+        }
+        let deletion = Sent(method: "deleteMessage", chatID: chat, messageID: id, text: "", parseMode: nil, replyTo: nil, threadID: nil)
+        if state.keepsSent { state.sent.append(deletion) }
+        return (ok(true), deletion)
+    }
+
     private static func apply(
         _ method: String, chat: Int64, text: String, parseMode: String?, reply: Int?, thread: Int?, upload: (name: String, bytes: Int)?, _ parameters: [String: Any],
         _ state: inout State
@@ -260,7 +294,8 @@ public final class FakeTelegram: Sendable {
         if method == "editMessageText" {
             let id = (parameters["message_id"] as? NSNumber)?.intValue ?? 0
             if state.keepsSent {
-                guard let index = state.sent.lastIndex(where: { $0.messageID == id && $0.chatID == chat }) else {
+                guard let index = state.sent.lastIndex(where: { $0.messageID == id && $0.chatID == chat }), state.sent[index].method != "deleteMessage"
+                else {
                     return (badRequest("Bad Request: message to edit not found"), nil)
                 }
                 if state.sent[index].text == text {

@@ -300,9 +300,7 @@ public struct ConfigResolver: Sendable {
         }
         let candidates = schema.children(of: parent)
         let where_ = parent.isEmpty ? "at the top level" : "in section '\(parent)'"
-        if let suggestion = candidates.min(by: { Self.editDistance($0, name) < Self.editDistance($1, name) }),
-            Self.editDistance(suggestion, name) <= max(2, name.count / 3)
-        {
+        if let suggestion = NameSuggestion.closest(to: name, among: candidates) {
             return "unknown key \(where_); did you mean '\(suggestion)'? (valid: \(candidates.joined(separator: ", ")))"
         }
         return "unknown key \(where_) (valid: \(candidates.joined(separator: ", ")))"
@@ -337,20 +335,5 @@ public struct ConfigResolver: Sendable {
         default:
             return ConfigIssue(source: ConfigSource(file), keyPath: "", message: "invalid YAML: \(error)")
         }
-    }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        guard !a.isEmpty else { return b.count }
-        guard !b.isEmpty else { return a.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }

@@ -34,6 +34,8 @@ public enum Doctor {
         switch config {
         case .failure(let error):
             checks.append(Check(name: "config", status: .fail, detail: error.description, fix: "edit the files named above; `swiftlet config validate` rechecks"))
+            // The running gateway keeps the configuration it started with; it is found without one.
+            if let running = GatewayTarget.running(in: workspace) { checks.append(runningGatewayCheck(running, config: nil)) }
         case .success(let config):
             checks.append(Check(name: "config", status: .ok, detail: "valid (\(ConfigLoader(workspace: workspace).layerFiles().count) file(s))"))
             checks.append(sqliteCheck(workspace.path(config.store.sqlitePath)))
@@ -115,42 +117,82 @@ public enum Doctor {
         }
     }
 
+    /// The port: the workspace's running gateway when there is one (on whatever port it was started with), else
+    /// whether the configured address is free for a start.
     static func portCheck(config: GatewayConfig, workspace: Workspace) async -> Check {
+        if let running = GatewayTarget.running(in: workspace) { return runningGatewayCheck(running, config: config) }
         let host = config.gateway.bind, port = config.gateway.port
         if port == 0 { return Check(name: "port", status: .ok, detail: "0: a free port is chosen at start") }
-        if let running = RuntimeFile.read(workspace.runtimeFile), kill(pid_t(running.pid), 0) == 0, running.port == port {
-            return Check(name: "port", status: .ok, detail: "\(host):\(port) is held by this workspace's gateway (pid \(running.pid))")
-        }
         return isFree(host: host, port: port)
             ? Check(name: "port", status: .ok, detail: "\(host):\(port) is free")
             : Check(name: "port", status: .fail, detail: "\(host):\(port) is in use by another program", fix: "stop it, or set gateway.port / pass --port")
     }
 
+    /// The gateway `data/gateway.json` names: does it accept connections, and is the configured port (which a start
+    /// without `--port` takes) usable when it differs?
+    static func runningGatewayCheck(_ running: GatewayTarget.Running, config: GatewayConfig?) -> Check {
+        var detail = "this workspace's gateway (pid \(running.pid)) is running on \(running.address)"
+        guard accepts(host: running.bind, port: running.port) else {
+            return Check(
+                name: "port", status: .warn, detail: detail + ", but nothing accepts connections there",
+                fix: "it may still be starting; else stop it (kill \(running.pid)) and start it again")
+        }
+        guard let config, config.gateway.port != 0, config.gateway.port != running.port else {
+            return Check(name: "port", status: .ok, detail: detail)
+        }
+        let configured = "\(config.gateway.bind):\(config.gateway.port)"
+        detail += " (started with --port, or gateway.port changed since)"
+        guard isFree(host: config.gateway.bind, port: config.gateway.port) else {
+            return Check(
+                name: "port", status: .warn,
+                detail: detail + "; the configured \(configured) is in use by another program, so a start without --port would fail",
+                fix: "stop that program, or set gateway.port")
+        }
+        return Check(name: "port", status: .ok, detail: detail + "; the configured \(configured) is free")
+    }
+
     /// Tries to bind the address; SO_REUSEADDR matches what the server does, so TIME_WAIT does not count.
     static func isFree(host: String, port: Int) -> Bool {
+        withSocketAddress(host: host, port: port) { descriptor, address, length in
+            var yes: Int32 = 1
+            setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            return bind(descriptor, address, length) == 0
+        }
+    }
+
+    /// Whether something accepts TCP connections on the address (a wildcard bind is reached on loopback).
+    static func accepts(host: String, port: Int) -> Bool {
+        let reachable = host == "0.0.0.0" ? "127.0.0.1" : (host == "::" ? "::1" : host)
+        return withSocketAddress(host: reachable, port: port) { descriptor, address, length in connect(descriptor, address, length) == 0 }
+    }
+
+    /// Calls `body` with a fresh stream socket and the address of `host` (IPv4 or IPv6 literal, or localhost) and
+    /// `port`; false when the address does not parse or no socket can be made.
+    private static func withSocketAddress(host: String, port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
         let address = host == "localhost" ? "127.0.0.1" : host
+        guard let port = UInt16(exactly: port) else { return false }
         if address.contains(":") {
             var socketAddress = sockaddr_in6()
             socketAddress.sin6_family = sa_family_t(AF_INET6)
-            socketAddress.sin6_port = in_port_t(UInt16(port).bigEndian)
+            socketAddress.sin6_port = in_port_t(port.bigEndian)
             guard inet_pton(AF_INET6, address, &socketAddress.sin6_addr) == 1 else { return false }
-            return canBind(&socketAddress, family: AF_INET6)
+            return withSocket(&socketAddress, family: AF_INET6, body)
         }
         var socketAddress = sockaddr_in()
         socketAddress.sin_family = sa_family_t(AF_INET)
-        socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
+        socketAddress.sin_port = in_port_t(port.bigEndian)
         guard inet_pton(AF_INET, address, &socketAddress.sin_addr) == 1 else { return false }
-        return canBind(&socketAddress, family: AF_INET)
+        return withSocket(&socketAddress, family: AF_INET, body)
     }
 
-    private static func canBind<Address>(_ address: inout Address, family: Int32) -> Bool {
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+    private static func withSocket<Address>(
+        _ address: inout Address, family: Int32, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool
+    ) -> Bool {
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
-        var yes: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) }
         }
     }
 }

@@ -4,6 +4,9 @@ public import PluginAPI
 /// The files of a new plugin package, as `swiftlet plugin new NAME --kind tool|channel` writes them: a package
 /// that builds a `.dynamic` library against this checkout's PluginAPI, a plugin that works as it stands, a
 /// test, and a README with the steps from build to hot reload.
+///
+/// The package names the PluginAPI folder by a path relative to itself, so the two can move together, and
+/// `SWIFTLET_PLUGIN_API` overrides it when only one of them moves: an absolute path broke as soon as the checkout did.
 public enum PluginScaffold {
     /// Why a scaffold cannot be made with these inputs.
     public struct Refusal: Error, Sendable, CustomStringConvertible {
@@ -15,8 +18,10 @@ public enum PluginScaffold {
         name.split(whereSeparator: { $0 == "_" || $0 == "-" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
     }
 
-    /// Writes the files of ``files(name:kind:pluginAPIPath:)`` into `folder`, creating it and its subfolders.
-    public static func write(name: String, kind: PluginKind, pluginAPIPath: String, into folder: URL) throws {
+    /// Writes the files of ``files(name:kind:pluginAPIPath:)`` into `folder`, creating it and its subfolders, with the
+    /// PluginAPI folder named relative to `folder`.
+    public static func write(name: String, kind: PluginKind, pluginAPI: URL, into folder: URL) throws {
+        let pluginAPIPath = relativePath(from: folder, to: pluginAPI)
         for (path, text) in try files(name: name, kind: kind, pluginAPIPath: pluginAPIPath).sorted(by: { $0.key < $1.key }) {
             let url = folder.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -29,8 +34,8 @@ public enum PluginScaffold {
     /// - Parameters:
     ///   - name: the tools.json name (1 to 64 of a-z, 0-9, `_`, `-`, starting with a letter).
     ///   - kind: tool or channel.
-    ///   - pluginAPIPath: the `PluginAPI` package folder the plugin builds against (absolute, or relative to the
-    ///     new package); it must be the one the gateway was built from.
+    ///   - pluginAPIPath: the `PluginAPI` package folder the plugin builds against when `SWIFTLET_PLUGIN_API` is not
+    ///     set (relative to the new package, or absolute); it must be the one the gateway was built from.
     public static func files(name: String, kind: PluginKind, pluginAPIPath: String) throws(Refusal) -> [String: String] {
         guard ToolsFile.isValidName(name), name.first?.isLetter == true else {
             throw Refusal(description: "'\(name)' is not a plugin name: 1 to 64 of a-z, 0-9, '_' and '-', starting with a letter")
@@ -41,7 +46,7 @@ public enum PluginScaffold {
             "Package.swift": packageManifest(product: type, target: target, pluginAPIPath: pluginAPIPath),
             "Sources/\(target)/\(target).swift": kind == .tool ? toolSource(name: name, target: target) : channelSource(name: name, target: target),
             "Tests/\(target)Tests/\(target)Tests.swift": kind == .tool ? toolTest(name: name, target: target) : channelTest(target: target),
-            "README.md": readme(name: name, product: type, kind: kind),
+            "README.md": readme(name: name, product: type, kind: kind, pluginAPIPath: pluginAPIPath),
             ".gitignore": ".build/\nPackage.resolved\n*.so\n",
         ]
         files["tools-entry.json"] = """
@@ -56,20 +61,44 @@ public enum PluginScaffold {
         return files
     }
 
+    /// `target` as a path relative to the folder `base` ("../swiftlet/PluginAPI"); both are made absolute and
+    /// symbolic links resolved first, so the path holds on disk.
+    public static func relativePath(from base: URL, to target: URL) -> String {
+        func components(_ url: URL) -> [String] {
+            // The folders that do not exist yet (the new package) are appended to their nearest existing ancestor.
+            var existing = url.standardizedFileURL
+            var missing: [String] = []
+            while !FileManager.default.fileExists(atPath: existing.path), existing.pathComponents.count > 1 {
+                missing.insert(existing.lastPathComponent, at: 0)
+                existing.deleteLastPathComponent()
+            }
+            return existing.resolvingSymlinksInPath().pathComponents.filter { $0 != "/" } + missing
+        }
+        let from = components(base)
+        let to = components(target)
+        var shared = 0
+        while shared < min(from.count, to.count), from[shared] == to[shared] { shared += 1 }
+        let path = Array(repeating: "..", count: from.count - shared) + to[shared...]
+        return path.isEmpty ? "." : path.joined(separator: "/")
+    }
+
     private static func packageManifest(product: String, target: String, pluginAPIPath: String) -> String {
         """
         // swift-tools-version:6.2
         import PackageDescription
 
         // Built against the PluginAPI of the swiftlet checkout that runs it: host, libPluginAPI.so and plugin must
-        // come from the same toolchain. Plugins are never unloaded, hence -z nodelete.
+        // come from the same toolchain. The path is relative to this package; when this package or the checkout has
+        // moved, set SWIFTLET_PLUGIN_API to the checkout's PluginAPI folder. Plugins are never unloaded, hence -z nodelete.
+        let pluginAPI = Context.environment["SWIFTLET_PLUGIN_API"] ?? "\(pluginAPIPath)"
+
         let package = Package(
             name: "\(product)",
             products: [
                 .library(name: "\(product)", type: .dynamic, targets: ["\(target)"])
             ],
             dependencies: [
-                .package(path: "\(pluginAPIPath)")
+                .package(path: pluginAPI)
             ],
             targets: [
                 .target(
@@ -232,11 +261,12 @@ public enum PluginScaffold {
         """
     }
 
-    private static func readme(name: String, product: String, kind: PluginKind) -> String {
+    private static func readme(name: String, product: String, kind: PluginKind, pluginAPIPath: String) -> String {
         """
         # \(name)
 
-        A swiftlet \(kind.rawValue) plugin.
+        A swiftlet \(kind.rawValue) plugin. `<workspace>` below is the gateway's workspace folder (`--workspace` of
+        `swiftlet gateway start`; `~/.swiftlet` by default).
 
         ```sh
         swift build -c release                                  # .build/release/lib\(product).so
@@ -244,16 +274,24 @@ public enum PluginScaffold {
         cp .build/release/lib\(product).so <workspace>/Plugins/
         ```
 
+        The package builds against the PluginAPI of the swiftlet checkout whose gateway loads it, found at
+        `\(pluginAPIPath)` from this folder. If this folder or the checkout moves, point to it for the build:
+
+        ```sh
+        SWIFTLET_PLUGIN_API=/path/to/swiftlet/PluginAPI swift build -c release
+        ```
+
         Add the entry of `tools-entry.json` to the `plugins` array of the workspace's `tools.json` (grant what the
         plugin needs under `permissions`: nothing is allowed by default), then load it without a restart:
 
         ```sh
-        swiftlet plugins reload \(name)
-        swiftlet plugins list
+        swiftlet plugins reload \(name) --workspace <workspace>
+        swiftlet plugins list --workspace <workspace>
         ```
 
-        After each rebuild, copy the `.so` again and run `swiftlet plugins reload \(name)`: the new build replaces
-        the old one without dropping a call, and a build that does not load is refused while the old one serves.
+        After each rebuild, copy the `.so` again and run `swiftlet plugins reload \(name) --workspace <workspace>`: the
+        new build replaces the old one without dropping a call, and a build that does not load is refused while the
+        old one serves.
         \(kind == .channel ? "\nThe gateway starts channel plugins at load and stops them at reload and shutdown; webhooks reach `webhook(_:context:)` at /channels/<name>/webhook.\n" : "")
         """
     }

@@ -42,12 +42,14 @@ enum JSONBody {
         response(bytes: Data(value.jsonText.utf8), status: status)
     }
 
-    /// Encodable values with sorted keys and ISO 8601 dates to the millisecond (a trace timeline needs them).
+    /// Encodable values with sorted keys and ISO 8601 dates to the millisecond in UTC, zone included
+    /// (`2026-12-06T10:00:00.123Z`): a trace timeline computes offsets from them, and a time without a zone does not
+    /// parse as ISO 8601.
     static func response(encoding value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
         }
         encoder.outputFormatting = .sortedKeys
         return response(bytes: (try? encoder.encode(value)) ?? Data("{}".utf8), status: status)

@@ -36,6 +36,15 @@ public struct Workspace: Sendable, Equatable {
     public var signingKeyFile: URL { dataDirectory.appendingPathComponent("control.key") }
     /// Written while a gateway runs, so the CLI finds its port without guessing.
     public var runtimeFile: URL { dataDirectory.appendingPathComponent("gateway.json") }
+    /// Locked by the running gateway for its lifetime (see ``WorkspaceLock``).
+    public var lockFile: URL { dataDirectory.appendingPathComponent("gateway.lock") }
+
+    /// Whether the workspace folder exists: a gateway or command given a `--workspace` that names no folder refuses
+    /// rather than creating a new workspace (with a new control token) at a mistyped path.
+    public var exists: Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
 
     /// `environment` with what the workspace `.env` sets that it does not (the configuration's precedence): what
     /// the `env` and `secrets` grants of plugins and skills draw from.
