@@ -160,7 +160,8 @@ import Testing
                 try await offPool { last.waitUntilExit() }
                 #expect(last.terminationStatus == 0)
 
-                try Self.checkClientSide(receiver.requests, sent: sent, redeliveryAfter: deliveredBeforeStop)
+                let outOfOrder = try Self.checkClientSide(receiver.requests, sent: sent, redeliveryAfter: deliveredBeforeStop)
+                if !outOfOrder.isEmpty { Issue.record("traces of sessions answered out of order:\n\(try await Self.traces(workspace, outOfOrder))") }
                 try await Self.checkDatabase(workspace, sent: sent)
             }
         }
@@ -168,7 +169,8 @@ import Testing
 
     /// What the callback receiver saw: one answer per message, its own text echoed, sessions in order; nothing
     /// delivered before the graceful stop came again after it.
-    static func checkClientSide(_ callbacks: [FakeCallbackReceiver.Received], sent: [String: Sent], redeliveryAfter stopIndex: Int) throws {
+    @discardableResult
+    static func checkClientSide(_ callbacks: [FakeCallbackReceiver.Received], sent: [String: Sent], redeliveryAfter stopIndex: Int) throws -> [String] {
         #expect(sent.count == sessions * burst * 2)
         var keys: [String: Set<String>] = [:]
         var bodies: [String: Set<String>] = [:]
@@ -198,10 +200,26 @@ import Testing
         #expect(errors == 0, "error replies (a cut turn must stay pending, not fail)")
         #expect(unknown == 0)
         #expect(redeliveredAfterStop == 0, "replies delivered before the graceful stop and again after it")
+        var outOfOrder: [String] = []
         for session in 0..<sessions {
-            let order = sent.filter { $0.value.session == session }.sorted { firstArrival[$0.key] ?? .max < firstArrival[$1.key] ?? .max }.map(\.value.index)
+            let arrivals = sent.filter { $0.value.session == session }.sorted { firstArrival[$0.key] ?? .max < firstArrival[$1.key] ?? .max }
+            let order = arrivals.map(\.value.index)
             #expect(order == Array(1...(2 * burst)), "session \(session) answered out of order")
+            if order != Array(1...(2 * burst)) { outOfOrder += arrivals.map(\.key) }
         }
+        return outOfOrder
+    }
+
+    /// The trace hops of messages, one line each, for a failure's explanation.
+    static func traces(_ workspace: Workspace, _ ids: [String]) async throws -> String {
+        let store = try SQLiteStore(path: workspace.path("data/swiftlet.sqlite").path)
+        var lines: [String] = []
+        for id in ids {
+            let hops = try await store.traceEvents(messageID: id).map { "\($0.hop)@\($0.at.timeIntervalSince1970)" }
+            lines.append("\(id): \(hops.joined(separator: " "))")
+        }
+        try await store.close()
+        return lines.joined(separator: "\n")
     }
 
     /// What the gateway stored: every message done once, its reply sent, each transcript the conversation in order.

@@ -21,27 +21,44 @@ import Testing
         var messageID: String?
     }
 
-    /// Posts messages of one sender 50 ms apart, each waiting for its reply.
-    static func burst(_ gateway: TestGateway, count: Int = 3) async throws -> [Answer] {
-        try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
-            for index in 1...count {
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(50 * (index - 1)))
-                    let json = try await WebhookChannelTests.post(gateway, ["sender": "alice", "text": "question \(index)", "reply": "sync"]).json
-                    return (index, Answer(reply: json["reply"] as? String, messageID: json["message_id"] as? String))
+    /// Sends a burst of one sender: the first message, then, once its turn is running at the provider, the others
+    /// one after the other (each acknowledged, so they arrive in order, while the first is still being answered).
+    /// Every post waits for its reply up to the hook's reply_timeout.
+    static func burst(_ gateway: TestGateway, _ fake: FakeProvider, count: Int = 3) async throws -> [Answer] {
+        let posts = Task {
+            try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
+                for index in 1...count {
+                    let journaled = try await gateway.state.store.pendingJournal(limit: 100).count
+                    group.addTask {
+                        let json = try await WebhookChannelTests.post(gateway, ["sender": "alice", "text": "question \(index)", "reply": "sync"]).json
+                        return (index, Answer(reply: json["reply"] as? String, messageID: json["message_id"] as? String))
+                    }
+                    // The next message is sent once this one is in the journal (and, for the first, its turn runs).
+                    try await Self.waitUntil("question \(index) journaled") {
+                        index == 1 ? fake.requestCount >= 1 : (try await gateway.state.store.pendingJournal(limit: 100).count) > journaled
+                    }
                 }
+                var replies: [(Int, Answer)] = []
+                for try await reply in group { replies.append(reply) }
+                return replies.sorted { $0.0 < $1.0 }.map(\.1)
             }
-            var replies: [(Int, Answer)] = []
-            for try await reply in group { replies.append(reply) }
-            return replies.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return try await posts.value
+    }
+
+    static func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw WebChatProbe.Timeout(waitingFor: what, seen: []) }
+            try await Task.sleep(for: .milliseconds(5))
         }
     }
 
     @Test("followup (the default): a burst in one session is answered in order, each turn ending with its own message")
     func followupAnswersEachMessageWithItsOwnContext() async throws {
-        let fake = FakeProvider(configuration: .init(latency: .milliseconds(300)))
+        let fake = FakeProvider(configuration: .init(latency: .seconds(1)))
         try await MessagePathTests.withGateway(fake: fake, extraConfig: Self.hookConfig("followup")) { gateway, fake in
-            let replies = try await Self.burst(gateway)
+            let replies = try await Self.burst(gateway, fake)
             #expect(replies.map(\.reply) == ["echo: question 1", "echo: question 2", "echo: question 3"])
             let chats = fake.requests.filter(\.isChat)
             #expect(chats.count == 3)
@@ -60,9 +77,9 @@ import Testing
 
     @Test("collect: the messages waiting when a turn ends are answered together by the next turn")
     func collectAnswersWaitingMessagesTogether() async throws {
-        let fake = FakeProvider(configuration: .init(latency: .milliseconds(300)))
+        let fake = FakeProvider(configuration: .init(latency: .seconds(1)))
         try await MessagePathTests.withGateway(fake: fake, extraConfig: Self.hookConfig("collect")) { gateway, fake in
-            let replies = try await Self.burst(gateway)
+            let replies = try await Self.burst(gateway, fake)
             #expect(replies[0].reply == "echo: question 1")
             #expect(replies[1].reply == "echo: question 3", "question 2's turn answers question 3 too")
             let chats = fake.requests.filter(\.isChat)

@@ -8,7 +8,18 @@ import Synchronization
 /// A fresh reply is delivered at once (`deliverNow`); the retry loop picks up failed deliveries and
 /// anything a crash left behind. Successful deliveries are marked sent in batches; until then their ids
 /// stay in flight, so the retry loop cannot pick them up a second time.
+///
+/// The deliveries of one session run one after another in the order they were handed over, so a chat gets its
+/// replies in the order its turns ended, also after a restart, when the replies a crash left undelivered are
+/// handed over before the first new turn ends. A failed delivery does not hold back the ones behind it (it is
+/// retried on its own schedule): one reply a platform refuses must not silence the chat.
 final class OutboxDispatcher: Sendable {
+    /// The last delivery handed over for a session, which the next one waits for.
+    private struct Link {
+        var id: Int
+        var task: Task<Void, Never>
+    }
+
     private let store: any GatewayStore
     private let traces: TraceRecorder
     private let logger: Logger
@@ -16,6 +27,7 @@ final class OutboxDispatcher: Sendable {
     private let senders = Mutex<[String: any ChannelSender]>([:])
     private let inFlight = Mutex<Set<String>>([])
     private let sent = Mutex<[(id: String, at: Date)]>([])
+    private let chains = Mutex<(next: Int, links: [String: Link])>((0, [:]))
 
     init(store: any GatewayStore, traces: TraceRecorder, logger: Logger, configuration: @escaping @Sendable () -> GatewayConfig.Outbox) {
         self.store = store
@@ -32,16 +44,19 @@ final class OutboxDispatcher: Sendable {
         _ = senders.withLock { $0.removeValue(forKey: channel) }
     }
 
+    /// Delivers `entry` after the deliveries of its session handed over before it; returns once it was tried.
     func deliverNow(_ entry: OutboxEntry) async {
         guard inFlight.withLock({ $0.insert(entry.id).inserted }) else { return }
-        await attempt(entry)
+        await chained(entry).value
     }
 
-    /// Delivers what is due, oldest first; returns how many entries were tried.
+    /// Delivers what is due, oldest first, each session in order and sessions side by side; returns how many entries
+    /// were handed over.
     ///
-    /// - Parameter deadline: no further entry is tried after it (the retry loop takes the rest); nil for no limit.
+    /// - Parameter waiting: whether to return only once they were tried; at start the gateway hands them over and
+    ///   goes on, and a session's new replies queue behind them.
     @discardableResult
-    func deliverDue(now: Date = Date(), until deadline: ContinuousClock.Instant? = nil) async -> Int {
+    func deliverDue(now: Date = Date(), waiting: Bool = true) async -> Int {
         let due: [OutboxEntry]
         do {
             due = try await store.dueOutbox(now: now, limit: 256)
@@ -49,16 +64,44 @@ final class OutboxDispatcher: Sendable {
             logger.error("outbox read failed", metadata: ["error": "\(error)"])
             return 0
         }
-        var tried = 0
+        var handedOver: [Task<Void, Never>] = []
         for entry in due where inFlight.withLock({ $0.insert(entry.id).inserted }) {
-            if let deadline, ContinuousClock.now >= deadline {
-                inFlight.withLock { _ = $0.remove(entry.id) }
-                break
-            }
-            tried += 1
-            await attempt(entry)
+            handedOver.append(chained(entry))
         }
-        return tried
+        if waiting {
+            for task in handedOver { await task.value }
+        }
+        return handedOver.count
+    }
+
+    /// Waits until every delivery handed over so far was tried, or until `deadline` (a delivery cannot be cut from
+    /// here; past the deadline the gateway stops without waiting for it, and its reply goes out after the restart).
+    func waitForDeliveries(until deadline: ContinuousClock.Instant) async {
+        while chains.withLock({ !$0.links.isEmpty }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Hands `entry` to its session's chain: it is tried once the delivery handed over before it was.
+    private func chained(_ entry: OutboxEntry) -> Task<Void, Never> {
+        chains.withLock { chains in
+            let id = chains.next
+            chains.next += 1
+            let previous = chains.links[entry.sessionID]?.task
+            let task = Task {
+                await previous?.value
+                await self.attempt(entry)
+                self.unlink(session: entry.sessionID, id: id)
+            }
+            chains.links[entry.sessionID] = Link(id: id, task: task)
+            return task
+        }
+    }
+
+    private func unlink(session: String, id: Int) {
+        chains.withLock { chains in
+            if chains.links[session]?.id == id { chains.links[session] = nil }
+        }
     }
 
     /// Writes the batch of successful deliveries.

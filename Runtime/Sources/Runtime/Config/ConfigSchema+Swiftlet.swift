@@ -170,6 +170,9 @@ extension ConfigSchema {
                 "providers.*.tool_choice", .string, default: .string(""),
                 doc: "tool_choice sent with the first model call of a turn when tools are offered: auto, required, none or a tool's name; empty sends none (the server decides). Later calls of the turn leave the choice to the model, so a forced call is followed by an answer."),
             ConfigKey(
+                "providers.*.extra_body", .jsonObject, default: .string(""),
+                doc: "Fields added to every request body of this provider, as a JSON object (a server's own sampling options, such as llama.cpp's top_k, repeat_penalty or logit_bias); the gateway's own fields win."),
+            ConfigKey(
                 "providers.*.connect_timeout", .duration, default: .duration(.seconds(10)),
                 doc: "Time to open the connection."),
             ConfigKey(

@@ -13,6 +13,8 @@ public enum ConfigType: Sendable, Hashable {
     case byteSize
     /// A list of strings: a YAML sequence, or comma-separated text in the environment and flags.
     case stringList
+    /// A JSON object written as text (`'{"top_k": 40}'`), kept as that text; empty for none.
+    case jsonObject
 
     /// What this type expects, in words for error messages.
     public var expectation: String {
@@ -24,6 +26,7 @@ public enum ConfigType: Sendable, Hashable {
         case .duration: "a duration such as 500ms, 30s, 15m, 8h or 1d"
         case .byteSize: "a size such as 65536, 64KiB, 10MB or 1GiB"
         case .stringList: "a list of strings"
+        case .jsonObject: "a JSON object as text, such as '{\"top_k\": 40}'"
         }
     }
 
@@ -51,6 +54,10 @@ public enum ConfigType: Sendable, Hashable {
         case .stringList:
             let items = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             return .list(items)
+        case .jsonObject:
+            if trimmed.isEmpty { return .string("") }
+            guard case .object? = try? JSONValue(parsing: trimmed) else { return nil }
+            return .string(trimmed)
         }
     }
 

@@ -159,6 +159,7 @@ public struct GatewayConfig: Sendable {
             return ProviderSettings(
                 name: name, kind: ProviderSettings.Kind(rawValue: v.string(key("kind"))) ?? .openai, baseURL: v.string(key("base_url")),
                 apiKey: v.string(key("api_key")), contextWindow: v.int(key("context_window")), toolChoice: ToolChoice(setting: v.string(key("tool_choice"))),
+                extraBody: (try? JSONValue(parsing: v.string(key("extra_body")))).flatMap { if case .object(let fields) = $0 { fields } else { nil } } ?? [:],
                 timeouts: ProviderTimeouts(
                     connect: v.duration(key("connect_timeout")), firstToken: v.duration(key("first_token_timeout")), idle: v.duration(key("idle_timeout")),
                     total: v.duration(key("total_timeout"))))

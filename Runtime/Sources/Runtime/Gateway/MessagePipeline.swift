@@ -275,8 +275,10 @@ public final class MessagePipeline: Sendable {
         }
     }
 
-    /// Writes what is buffered: delivery marks and traces. Called last, after the lanes have drained.
-    func flush() async {
+    /// Writes what is buffered: delivery marks and traces. Called last, after the lanes have drained and the
+    /// deliveries in flight were tried (or `deliveries` ran out).
+    func flush(deliveries: Duration = .seconds(5)) async {
+        await outbox.waitForDeliveries(until: .now + deliveries)
         await outbox.flushSent()
         await traces.flush()
     }
@@ -318,9 +320,8 @@ struct MessagePipelineService: Service {
 
     func run() async throws {
         let pipeline = self.pipeline
-        // Replies a crash or stop left undelivered go out before the turns behind them start (so a session's replies
-        // arrive in order), unless their channel is slow to take them: after 2 s the retry loop goes on with them.
-        await pipeline.outbox.deliverDue(until: .now + .seconds(2))
+        // Replies a crash or stop left undelivered are handed over first: a session's new replies queue behind them.
+        await pipeline.outbox.deliverDue(waiting: false)
         await pipeline.resumePending()
         await cancelWhenGracefulShutdown {
             var tick = 0

@@ -10,7 +10,7 @@ struct AnthropicProvider: ModelProvider {
     let transport: ProviderTransport
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
-        let body = try AnthropicWire.encode(request, toolChoice: settings.toolChoice)
+        let body = try AnthropicWire.encode(request, toolChoice: settings.toolChoice, extraBody: settings.extraBody)
         var headers = [("anthropic-version", Self.apiVersion)]
         if !settings.apiKey.isEmpty { headers.append(("x-api-key", settings.apiKey)) }
         let url = settings.url("/v1/messages")
@@ -35,7 +35,7 @@ struct AnthropicProvider: ModelProvider {
 enum AnthropicWire {
     /// Consecutive user-side content (tool results, then the messages that joined a turn, or several collected
     /// messages) becomes one user turn: the Messages API wants user and assistant to alternate.
-    static func encode(_ request: ModelRequest, toolChoice configured: ToolChoice? = nil) throws -> [UInt8] {
+    static func encode(_ request: ModelRequest, toolChoice configured: ToolChoice? = nil, extraBody: [String: JSONValue] = [:]) throws -> [UInt8] {
         let system = request.messages.filter { $0.role == .system }.map(\.content).joined(separator: "\n\n")
         var messages: [JSONValue] = []
         var pendingResults: [JSONValue] = []
@@ -71,10 +71,11 @@ enum AnthropicWire {
             }
         }
         flushResults()
-        var object: [String: JSONValue] = [
-            "model": .string(request.model), "max_tokens": .number(Double(request.maxTokens)), "messages": .array(messages),
-            "stream": .bool(request.stream),
-        ]
+        var object = extraBody
+        object["model"] = .string(request.model)
+        object["max_tokens"] = .number(Double(request.maxTokens))
+        object["messages"] = .array(messages)
+        object["stream"] = .bool(request.stream)
         if !system.isEmpty { object["system"] = .string(system) }
         if !request.tools.isEmpty {
             object["tools"] = .array(

@@ -19,12 +19,15 @@ public struct ProviderSettings: Sendable, Equatable {
     public var contextWindow: Int
     /// `tool_choice` for the first model call of a turn that offers tools; nil sends none.
     public var toolChoice: ToolChoice?
+    /// Fields added to every request body (`extra_body`); the gateway's own fields win.
+    public var extraBody: [String: JSONValue]
     public var timeouts: ProviderTimeouts
 
     public init(
         name: String, kind: Kind, baseURL: String = "", apiKey: String = "", contextWindow: Int = 32_768, toolChoice: ToolChoice? = nil,
-        timeouts: ProviderTimeouts = ProviderTimeouts()
+        extraBody: [String: JSONValue] = [:], timeouts: ProviderTimeouts = ProviderTimeouts()
     ) {
+        self.extraBody = extraBody
         self.name = name
         self.kind = kind
         self.baseURL = baseURL.isEmpty ? Self.defaultBaseURL(kind) : baseURL

@@ -8,7 +8,7 @@ struct OllamaProvider: ModelProvider {
     let transport: ProviderTransport
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
-        let body = try OllamaWire.encode(request)
+        let body = try OllamaWire.encode(request, extraBody: settings.extraBody)
         let headers = settings.bearerHeaders
         let url = settings.url("/api/chat")
         guard request.stream else {
@@ -32,7 +32,7 @@ struct OllamaProvider: ModelProvider {
 
 /// The native Ollama chat format: pure encoding and decoding.
 enum OllamaWire {
-    static func encode(_ request: ModelRequest) throws -> [UInt8] {
+    static func encode(_ request: ModelRequest, extraBody: [String: JSONValue] = [:]) throws -> [UInt8] {
         let messages: [JSONValue] = request.messages.map { message in
             var object: [String: JSONValue] = ["role": .string(message.role.rawValue), "content": .string(message.content)]
             if !message.toolCalls.isEmpty {
@@ -53,9 +53,12 @@ enum OllamaWire {
         if let value = sampling.seed { options["seed"] = .number(Double(value)) }
         if let value = sampling.presencePenalty { options["presence_penalty"] = .number(value) }
         if let value = sampling.frequencyPenalty { options["frequency_penalty"] = .number(value) }
-        var object: [String: JSONValue] = [
-            "model": .string(request.model), "messages": .array(messages), "stream": .bool(request.stream), "options": .object(options),
-        ]
+        var object = extraBody
+        if case .object(let extra)? = extraBody["options"] { options = extra.merging(options) { _, own in own } }
+        object["model"] = .string(request.model)
+        object["messages"] = .array(messages)
+        object["stream"] = .bool(request.stream)
+        object["options"] = .object(options)
         if !request.tools.isEmpty { object["tools"] = OpenAIWire.tools(request.tools) }
         return Array(JSONValue.object(object).jsonText.utf8)
     }

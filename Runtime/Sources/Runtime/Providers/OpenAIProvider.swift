@@ -8,7 +8,7 @@ struct OpenAIProvider: ModelProvider {
     let transport: ProviderTransport
 
     func complete(_ request: ModelRequest, onText: @escaping @Sendable (String) async -> Void) async throws -> ModelReply {
-        let body = try OpenAIWire.encode(request, toolChoice: settings.toolChoice)
+        let body = try OpenAIWire.encode(request, toolChoice: settings.toolChoice, extraBody: settings.extraBody)
         var headers = settings.bearerHeaders
         let url = settings.url("/chat/completions")
         guard request.stream else {
@@ -16,13 +16,31 @@ struct OpenAIProvider: ModelProvider {
         }
         headers.append(("accept", "text/event-stream"))
         let assembly = Mutex(OpenAIWire.StreamAssembly())
-        try await transport.postLines(url: url, headers: headers, body: body, errorFor: OpenAIWire.error) { line in
-            guard line.hasPrefix("data:") else { return false }
-            let data = line.dropFirst(5).drop(while: { $0 == " " })
-            if data == "[DONE]" { return true }
-            let text = try assembly.withLock { try $0.feed(Substring(data)) }
-            if let text, !text.isEmpty { await onText(text) }
-            return false
+        do {
+            try await transport.postLines(url: url, headers: headers, body: body, errorFor: OpenAIWire.error) { line in
+                guard line.hasPrefix("data:") else { return false }
+                let data = line.dropFirst(5).drop(while: { $0 == " " })
+                if data == "[DONE]" { return true }
+                let text = try assembly.withLock { try $0.feed(Substring(data)) }
+                if let text, !text.isEmpty { await onText(text) }
+                return false
+            }
+        } catch let error as ProviderError where error.mayHideTheReason && assembly.withLock({ $0.isEmpty }) {
+            // A stream that ended or broke before its first frame: llama.cpp's Python server fails that way (it resets
+            // the connection, or sends an empty 200) for a prompt over its context or a template error, so the reason
+            // is only told to the same request without streaming. Nothing was shown, so asking again retracts nothing;
+            // a server that is really gone refuses the second request at once.
+            var whole = request
+            whole.stream = false
+            let body = try OpenAIWire.encode(whole, toolChoice: settings.toolChoice, extraBody: settings.extraBody)
+            let ask = { try await transport.postWhole(url: url, headers: settings.bearerHeaders, body: body, errorFor: OpenAIWire.error, decode: OpenAIWire.decodeReply, onText: onText) }
+            do {
+                return try await ask()
+            } catch ProviderError.connection {
+                // The server resets the connection it failed on after a clean-looking end; the pool may hand that one
+                // out again. A second try gets a fresh connection.
+                return try await ask()
+            }
         }
         return try assembly.withLock { try $0.reply() }
     }
@@ -32,8 +50,9 @@ struct OpenAIProvider: ModelProvider {
 enum OpenAIWire {
     /// - Parameters:
     ///   - toolChoice: the provider's configured `tool_choice`, sent on a turn's first call unless the request has its own.
-    static func encode(_ request: ModelRequest, toolChoice configured: ToolChoice? = nil) throws -> [UInt8] {
-        var object = request.sampling.passthrough
+    ///   - extraBody: the provider's `extra_body` fields, under everything else.
+    static func encode(_ request: ModelRequest, toolChoice configured: ToolChoice? = nil, extraBody: [String: JSONValue] = [:]) throws -> [UInt8] {
+        var object = extraBody.merging(request.sampling.passthrough) { _, caller in caller }
         object["model"] = .string(request.model)
         object["messages"] = .array(request.messages.map(message))
         object["max_tokens"] = .number(Double(request.maxTokens))
@@ -172,7 +191,8 @@ enum OpenAIWire {
                     let index = fragment["index"]?.intValue ?? calls.count
                     var call = calls[index] ?? (id: "", name: "", arguments: "")
                     if let id = fragment["id"]?.stringValue { call.id = id }
-                    if let name = fragment["function"]?["name"]?.stringValue { call.name += name }
+                    // OpenAI sends the name in the first fragment only; llama.cpp's Python server repeats it in every one.
+                    if let name = fragment["function"]?["name"]?.stringValue, name != call.name { call.name += name }
                     if let arguments = fragment["function"]?["arguments"]?.stringValue { call.arguments += arguments }
                     calls[index] = call
                 }
@@ -181,6 +201,10 @@ enum OpenAIWire {
             if let text { self.text += text }
             return text
         }
+
+        /// Nothing was shown and nothing finished: no text and no finish reason arrived yet (llama.cpp's Python server
+        /// sends a forced call's name before it generates, and fails after it).
+        var isEmpty: Bool { text.isEmpty && finishReason == nil }
 
         func reply() throws -> ModelReply {
             guard let finishReason else { throw ProviderError.truncated }

@@ -85,6 +85,14 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
             .contains { text.contains($0) }
     }
 
+    /// A stream that broke before saying anything: the server may tell why when asked without streaming.
+    var mayHideTheReason: Bool {
+        switch self {
+        case .truncated, .connection: true
+        default: false
+        }
+    }
+
     /// Every failure in it: the attempts of an exhausted call, or itself.
     public var failures: [ProviderError] {
         if case .exhausted(let attempts) = self { return attempts.map(\.error) }

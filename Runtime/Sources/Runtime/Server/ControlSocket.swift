@@ -152,8 +152,11 @@ enum ControlSocket {
                     throw ControlProtocol.Failure(id: request.id, code: "invalid_params", message: "limit must be from 1 to \(config.historyLimit)")
                 }
                 // The transcript holds answered turns; messages still waiting for their turn come from the journal.
+                // Read in this order, a turn that finishes between the two reads shows once (in the transcript).
+                let pending = try await state.store.pendingJournal(sessionID: sessionID)
                 let answered = try await state.store.messages(sessionID: sessionID, limit: limit)
-                let waiting = try await state.store.pendingJournal(sessionID: sessionID).suffix(limit).map { entry in
+                let stored = Set(answered.map(\.messageID))
+                let waiting = pending.filter { !stored.contains($0.id) }.suffix(limit).map { entry in
                     var message = json(Agent.userRecord(entry))
                     if case .object(var object) = message {
                         object["pending"] = .bool(true)
