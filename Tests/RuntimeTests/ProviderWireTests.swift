@@ -200,6 +200,10 @@ private let weatherTool = ToolDefinition(name: "get_weather", description: "Weat
         #expect(try json(OpenAIWire.encode(request, toolChoice: .required))["tool_choice"] == .object(["type": .string("function"), "function": .object(["name": .string("lookup")])]))
         request.tools = []
         #expect(try json(OpenAIWire.encode(request, toolChoice: .required))["tool_choice"] == nil, "no tools, no tool_choice")
+        // A configured tool that is not offered (the caller's own tools on /v1, a sender the rules keep from it) is not forced.
+        let other = ModelRequest(model: "m", messages: [.user("hi")], tools: [tool], maxTokens: 8)
+        #expect(other.effectiveToolChoice(configured: .function("not_offered")) == nil)
+        #expect(other.effectiveToolChoice(configured: .function("lookup")) == .function("lookup"))
         request.sampling = Sampling(temperature: 0.2, stop: ["END"], seed: 7, passthrough: ["top_k": .number(5), "model": .string("override")])
         let body = try json(OpenAIWire.encode(request))
         #expect(body["temperature"] == .number(0.2) && body["stop"] == .array([.string("END")]) && body["seed"] == .number(7) && body["top_k"] == .number(5))

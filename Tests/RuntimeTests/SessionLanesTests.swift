@@ -84,10 +84,10 @@ import Testing
         await lanes.enqueue(Self.entry("slow", session: "S"), work: work)
         await lanes.enqueue(Self.entry("next", session: "S"), work: work)
         while started.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(await lanes.cancelRunning(session: "S"))
+        #expect(await lanes.stop(session: "S") == "slow")
         await lanes.waitUntilIdle()
         #expect(started.load(ordering: .relaxed) == 2)
-        #expect(await lanes.cancelRunning(session: "S") == false)
+        #expect(await lanes.stop(session: "S") == nil)
     }
 
     @Test func collectTakesTheWaitingMessagesOfALaneTogetherButNeverACommand() async throws {
@@ -127,5 +127,26 @@ import Testing
         await lanes.waitUntilIdle()
         #expect(recorder.events.withLock { $0 } == ["start a1", "end a1"])
         #expect(await lanes.queued == 1, "b1 stays queued (pending in the journal) for the next start")
+    }
+
+    @Test func aStopBelongsToTheTurnItCutNotToItsSession() async throws {
+        let lanes = SessionLanes(limit: 2)
+        let gate = Atomic(false)
+        let work: SessionLanes.Work = { entries in
+            guard entries.first?.id == "first" else { return }
+            while !gate.load(ordering: .relaxed), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+        }
+        await lanes.enqueue(Self.entry("first", session: "S"), work: work)
+        while await lanes.running == 0 { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(await lanes.stop(session: "S") == "first")
+        #expect(await lanes.wasStopped("first"))
+        await lanes.waitUntilIdle()
+        // The next turn of the session is not taken for a stopped one (a shutdown must leave it pending).
+        let seen = Mutex<Bool?>(nil)
+        await lanes.enqueue(Self.entry("second", session: "S")) { _ in seen.withLock { $0 = false } }
+        await lanes.waitUntilIdle()
+        #expect(seen.withLock { $0 } == false)
+        #expect(await lanes.wasStopped("second") == false)
+        #expect(await lanes.wasStopped("first") == false, "forgotten with its turn")
     }
 }

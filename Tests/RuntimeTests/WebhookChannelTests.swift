@@ -297,3 +297,39 @@ extension RateBuckets.Decision {
         return false
     }
 }
+
+extension WebhookChannelTests {
+    @Test("shutdown: a webhook caller waiting for a reply the grace cut is let go with 'queued', and the message stays pending")
+    func shutdownLetsWaitingCallersGo() async throws {
+        let fake = FakeProvider()
+        fake.enqueue(.hang)
+        try await FakeProviderServer.withServer(fake) { server in
+            let gateway = try await TestGateway.start(
+                config: MessagePathTests.config(server, firstTokenTimeout: "60s", extra: """
+                    gateway:
+                      shutdown_grace: 500ms
+                    channels:
+                      alerts:
+                        dm_policy: open
+                        hook:
+                          token: tok-abc
+                          reply_timeout: 60s
+                    limits:
+                      ip_per_minute: 0
+                    """))
+            let waiting = Task {
+                try await gateway.request(
+                    "/hooks/alerts", method: .POST, headers: [("Authorization", "Bearer tok-abc"), ("Content-Type", "application/json")],
+                    body: #"{"sender":"alice","text":"slow one","reply":"sync"}"#)
+            }
+            while fake.requestCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            try await gateway.stop()
+            let reply = try await waiting.value
+            #expect(reply.status == 202 && reply.json["status"] as? String == "queued", "\(reply.status) \(reply.body)")
+            let store = try SQLiteStore(path: gateway.workspace.path("data/swiftlet.sqlite").path)
+            let pending = try await store.pendingJournal(limit: 10)
+            #expect(pending.map(\.text) == ["slow one"], "the cut turn stays pending, to be answered after the restart")
+            try await store.close()
+        }
+    }
+}

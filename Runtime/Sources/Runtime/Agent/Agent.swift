@@ -64,8 +64,8 @@ public final class Agent: Sendable {
     }
 
     /// Runs the turn that answers `entries` (one message, or several a session's queue mode collected), the
-    /// first of which names the turn. Throws only `CancellationError` (`/stop`, shutdown); every other failure is
-    /// an error outcome the user sees.
+    /// first of which names the turn. A model that cannot answer is an error outcome the user sees; what throws is
+    /// cancellation (`/stop`, shutdown) and the gateway's own failures (its store).
     ///
     /// The context is the session's transcript (earlier turns) followed by these messages: the transcript never
     /// holds a message that has not been answered, so a turn cannot see a later message of its session.
@@ -166,7 +166,7 @@ public final class Agent: Sendable {
             }
             let request = ModelRequest(
                 model: "", messages: messages, tools: definitions, maxTokens: options.maxTokens, stream: true, toolChoice: iteration == 1 ? options.toolChoice : nil,
-                firstRound: iteration == 1, sampling: options.sampling)
+                firstRound: iteration == 1 && clientTools == nil, sampling: options.sampling)
             let outcome = try await call(request, turn: turn, override: override, onlyOverride: onlyOverride, emit: emit, progress: &progress)
             let reply = outcome.reply
             if clientTools != nil, !reply.toolCalls.isEmpty {
@@ -338,6 +338,14 @@ public final class Agent: Sendable {
         let turn = entries[0]
         let record = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .assistant, author: author, content: text)
         return Outcome(kind: .message, text: text, code: nil, transcript: entries.map(userRecord) + [record], usage: [], providerTime: .zero, model: nil)
+    }
+
+    /// The error reply of a turn the gateway itself could not run (its store failed): one sentence, the details in the log.
+    static func internalFailure(for entries: [JournalEntry]) -> Outcome {
+        let turn = entries[0]
+        let text = "Sorry, something went wrong inside the gateway while answering this message (it is logged). Send it again to retry."
+        let record = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .system, author: author, content: text)
+        return Outcome(kind: .error, text: text, code: "internal_error", transcript: entries.map(userRecord) + [record], usage: [], providerTime: .zero, model: nil)
     }
 
     /// The error reply of a turn no model could answer: one sentence for the person, the details in the log and

@@ -26,7 +26,8 @@ public struct ContextPlan: Sendable, Equatable {
     ///   - thresholdPercent: compaction starts when the prompt passes this share of the budget.
     ///   - keepRecent: newest rows that are never summarised.
     ///
-    /// Rows without an id are the turn's own messages, not stored yet: they are always sent and never summarised.
+    /// Rows without an id are the turn's own messages, not stored yet: never summarised, and the newest of them is
+    /// always sent (the context ends with it); older ones may be left out like any row when the budget is short.
     public static func make(system: String, summary: String?, history: [MessageRecord], budget: Int, thresholdPercent: Int, keepRecent: Int) -> ContextPlan {
         // Chat commands and the gateway's answers to them are for the user, not part of the conversation.
         let rows = history.filter { row in

@@ -141,6 +141,16 @@ final class HookSender: ChannelSender {
         return (outcome, reply)
     }
 
+    /// Lets every request waiting for its reply go: no turn answers anything more in this run (a shutdown), so they
+    /// answer `queued`, and the reply comes with the next start (callback, or `GET /hooks/<name>/replies/<id>`).
+    func releaseWaiters() {
+        let released = waiters.withLock { waiters in
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
+        for waiter in released { waiter.finish() }
+    }
+
     func deliver(_ entry: OutboxEntry) async throws {
         if let waiter = waiters.withLock({ $0.removeValue(forKey: entry.target) }) {
             waiter.yield(entry)
@@ -218,6 +228,11 @@ public final class HookChannels: Sendable {
     /// Registers every configured hook (at start and after a configuration reload).
     func registerConfigured() {
         for name in configuration().hooks.keys { _ = sender(name) }
+    }
+
+    /// ``HookSender/releaseWaiters()`` for every hook.
+    func releaseWaiters() {
+        for sender in senders.withLock({ Array($0.values) }) { sender.releaseWaiters() }
     }
 
     func shutdown() async {

@@ -28,6 +28,7 @@ final class OutboxDispatcher: Sendable {
     private let inFlight = Mutex<Set<String>>([])
     private let sent = Mutex<[(id: String, at: Date)]>([])
     private let chains = Mutex<(next: Int, links: [String: Link])>((0, [:]))
+    private let closed = Atomic(false)
 
     init(store: any GatewayStore, traces: TraceRecorder, logger: Logger, configuration: @escaping @Sendable () -> GatewayConfig.Outbox) {
         self.store = store
@@ -46,7 +47,7 @@ final class OutboxDispatcher: Sendable {
 
     /// Delivers `entry` after the deliveries of its session handed over before it; returns once it was tried.
     func deliverNow(_ entry: OutboxEntry) async {
-        guard inFlight.withLock({ $0.insert(entry.id).inserted }) else { return }
+        guard !closed.load(ordering: .acquiring), inFlight.withLock({ $0.insert(entry.id).inserted }) else { return }
         await chained(entry).value
     }
 
@@ -57,6 +58,7 @@ final class OutboxDispatcher: Sendable {
     ///   goes on, and a session's new replies queue behind them.
     @discardableResult
     func deliverDue(now: Date = Date(), waiting: Bool = true) async -> Int {
+        guard !closed.load(ordering: .acquiring) else { return 0 }
         let due: [OutboxEntry]
         do {
             due = try await store.dueOutbox(now: now, limit: 256)
@@ -74,6 +76,12 @@ final class OutboxDispatcher: Sendable {
         return handedOver.count
     }
 
+    /// Takes no delivery any more: what is handed over from now on stays in the outbox, pending, for the next start
+    /// (the shutdown flushes the marks of what was delivered, and nothing may be delivered without one).
+    func close() {
+        closed.store(true, ordering: .releasing)
+    }
+
     /// Waits until every delivery handed over so far was tried, or until `deadline` (a delivery cannot be cut from
     /// here; past the deadline the gateway stops without waiting for it, and its reply goes out after the restart).
     func waitForDeliveries(until deadline: ContinuousClock.Instant) async {
@@ -87,21 +95,28 @@ final class OutboxDispatcher: Sendable {
         chains.withLock { chains in
             let id = chains.next
             chains.next += 1
-            let previous = chains.links[entry.sessionID]?.task
+            let key = Self.chainKey(entry)
+            let previous = chains.links[key]?.task
             let task = Task {
                 await previous?.value
                 await self.attempt(entry)
-                self.unlink(session: entry.sessionID, id: id)
+                self.unlink(key: key, id: id)
             }
-            chains.links[entry.sessionID] = Link(id: id, task: task)
+            chains.links[key] = Link(id: id, task: task)
             return task
         }
     }
 
-    private func unlink(session: String, id: Int) {
+    private func unlink(key: String, id: Int) {
         chains.withLock { chains in
-            if chains.links[session]?.id == id { chains.links[session] = nil }
+            if chains.links[key]?.id == id { chains.links[key] = nil }
         }
+    }
+
+    /// What orders deliveries: the session, or for a notice (which belongs to no session) the place it goes to, so
+    /// one slow platform does not hold up every other person's notices.
+    static func chainKey(_ entry: OutboxEntry) -> String {
+        entry.sessionID.isEmpty ? "notice:\(entry.channel):\(entry.target)" : entry.sessionID
     }
 
     /// Writes the batch of successful deliveries.

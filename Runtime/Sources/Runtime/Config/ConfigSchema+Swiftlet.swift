@@ -54,7 +54,7 @@ extension ConfigSchema {
                 doc: "Largest HTTP request body accepted; larger bodies get 413.", requiresRestart: true),
             ConfigKey(
                 "gateway.shutdown_grace", .duration, default: .duration(.seconds(10)),
-                doc: "How long in-flight requests may run after SIGTERM before the server closes them.",
+                doc: "How long running turns may go on after SIGTERM before they are cut (cut turns stay pending and are answered after the restart).",
                 requiresRestart: true),
             ConfigKey(
                 "control.signing_key", .string, default: .string(""),

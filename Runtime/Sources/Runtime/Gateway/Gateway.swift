@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// One gateway process: opens the workspace and store, serves HTTP and WebSocket, and runs until a
@@ -106,15 +105,15 @@ public final class Gateway: Sendable {
             },
             logger: state.logSink.makeLogger(label: "swiftlet.http"))
 
-        // Shut down in reverse order: the clock notes when shutdown began, the server stops taking requests and
-        // finishes those in flight (their turns still run), the pipeline lets running turns end within the grace
-        // (counted from the start of the shutdown), cuts the rest and flushes, and the store closes last.
-        let shutdownClock = ShutdownClock()
+        // Shut down in reverse order. The pipeline hears of it first: no turn starts any more, running ones get
+        // `gateway.shutdown_grace`, then are cut (they stay pending), and its last writes are made, while the server
+        // still answers (a webhook waiting for its reply gets it; new messages are journaled for the next start).
+        // Then the server stops taking requests and finishes those in flight, and the store closes last.
+        let hooks = state.hooks
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(state: state)),
-            .init(service: MessagePipelineService(pipeline: state.pipeline, grace: config.gateway.shutdownGrace, shutdownStarted: { shutdownClock.started })),
             .init(service: app),
-            .init(service: shutdownClock),
+            .init(service: MessagePipelineService(pipeline: state.pipeline, grace: config.gateway.shutdownGrace, onDrained: { hooks.releaseWaiters() })),
         ]
         if handleSignals { services.append(.init(service: ConfigReloadOnHangup(state: state))) }
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: state.logSink.makeLogger(label: "swiftlet.lifecycle"))
@@ -182,27 +181,17 @@ struct StoreService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        // Runs even when the group is cancelled (a failed start): an unstructured task is not cancelled with
-        // this one, so the last audit row is written and the store is closed cleanly in every case.
+        // Runs even when the group is cancelled (a failed start, a shutdown past its backstop): an unstructured task
+        // is not cancelled with this one, so the pipeline's last writes land first, the last audit row is written
+        // and the store is closed cleanly in every case.
         let state = self.state
         try await Task {
+            await state.pipeline.waitUntilStopped(upTo: .seconds(15))
             await state.audit(AuditEvent(eventType: "gateway.stopped", userID: "system", payload: ["uptime_seconds": String(Int(Date().timeIntervalSince(state.startedAt)))]))
             await state.shutdownServices()
             state.logger.notice("gateway stopped; closing the store")
             try await state.store.close()
         }.value
-    }
-}
-
-/// Notes the instant the gateway's graceful shutdown began: the shutdown grace counts from it.
-final class ShutdownClock: Service, Sendable {
-    private let instant = Mutex<ContinuousClock.Instant?>(nil)
-
-    var started: ContinuousClock.Instant? { instant.withLock { $0 } }
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        instant.withLock { $0 = $0 ?? .now }
     }
 }
 

@@ -25,7 +25,7 @@ public struct InboundMessage: Sendable {
 
 /// The one path every message takes: ingress journal → session lane → agent turn → outbox.
 ///
-/// `submit` returns once the message is durable (journaled, and in the transcript); the channel may
+/// `submit` returns once the message is durable (journaled; it enters the transcript with its turn); the channel may
 /// acknowledge it then. Everything after survives a crash: unfinished journal entries are resumed at the
 /// next start, and a finished turn's reply sits in the outbox in the same transaction that marks the
 /// entry done, so a message is answered exactly once.
@@ -43,8 +43,8 @@ public final class MessagePipeline: Sendable {
     let logger: Logger
     private let configuration: @Sendable () -> GatewayConfig
     private let sessionIDs = Mutex<[String: String]>([:])
-    private let stopRequests = Mutex<Set<String>>([])
     private let streamers = Mutex<[String: any StreamingChannel]>([:])
+    private let stopped = Atomic(false)
     private let lanes: SessionLanes
 
     init(store: any GatewayStore, agent: Agent, traces: TraceRecorder, stats: GatewayStats, logger: Logger, configuration: @escaping @Sendable () -> GatewayConfig) {
@@ -131,10 +131,8 @@ public final class MessagePipeline: Sendable {
 
     /// `/stop` does not wait in its lane: it cancels the turn running there and is answered at once.
     private func stop(_ entry: JournalEntry) async {
-        stopRequests.withLock { _ = $0.insert(entry.sessionID) }
-        let cancelled = await lanes.cancelRunning(session: entry.sessionID)
-        if !cancelled { stopRequests.withLock { _ = $0.remove(entry.sessionID) } }
-        await finish([entry], outcome: Agent.gatewayReply(cancelled ? "Stopped." : Agent.nothingToStop, for: [entry]))
+        let stopped = await lanes.stop(session: entry.sessionID) != nil
+        await finish([entry], outcome: Agent.gatewayReply(stopped ? "Stopped." : Agent.nothingToStop, for: [entry]))
     }
 
     /// Resumes every unfinished journal entry, oldest first (after a crash or restart), then starts the lanes.
@@ -168,35 +166,56 @@ public final class MessagePipeline: Sendable {
         let steered = SteerLog()
         let lanes = self.lanes
         let steer: @Sendable () async -> [JournalEntry] = { [steered] in
-            guard sessions.queue == .steer else { return [] }
+            guard sessions.queue == .steer, !Task.isCancelled else { return [] }
             let joined = await lanes.steer(session: turn.sessionID, limit: sessions.collectLimit)
             steered.add(joined)
             return joined
         }
+        let outcome: Agent.Outcome
         do {
-            let outcome = try await agent.respond(to: entries, steer: steer) { event in
+            outcome = try await agent.respond(to: entries, steer: steer) { event in
                 streamer?.stream(event, for: turn)
             }
-            try Task.checkCancellation()
-            await finish(entries + outcome.steered, outcome: outcome)
+        } catch is CancellationError {
+            await cut(entries + steered.entries)
+            return
         } catch {
-            // Cancelled: by /stop (answered by the /stop itself) or by shutdown (left pending, resumed later).
-            let answered = entries + steered.entries
-            let stopped = stopRequests.withLock { $0.remove(turn.sessionID) != nil }
-            if stopped {
-                traces.record(turn.id, "turn.stopped")
-                let end = TurnEnd(journalIDs: answered.map(\.id), status: .cancelled, error: "stopped by /stop", transcript: answered.map(Agent.userRecord))
-                do {
-                    try await shielded { [store] in try await store.finishTurn(end) }
-                } catch {
-                    logger.error("cannot record a stopped turn", metadata: ["message_id": "\(turn.id)", "error": "\(error)"])
-                }
-            } else {
-                traces.record(turn.id, "turn.interrupted")
-                logger.notice("turn interrupted; its messages stay pending and are answered at the next start", metadata: ["message_id": "\(turn.id)", "messages": "\(answered.count)"])
+            if Task.isCancelled {
+                await cut(entries + steered.entries)
+                return
             }
-            stats.turnFinished(totalMs: Date().timeIntervalSince(turn.receivedAt) * 1000, providerMs: 0, failed: true)
+            // Not the model's failure (those are error outcomes) but the gateway's own, such as an unreadable store:
+            // answered as an error, so the lane goes on in order and the person knows.
+            logger.error("turn failed inside the gateway", metadata: ["message_id": "\(turn.id)", "error": "\(error)"])
+            await finish(entries + steered.entries, outcome: Agent.internalFailure(for: entries + steered.entries))
+            return
         }
+        // An answer that is complete is stored and delivered, even when a shutdown's grace ran out meanwhile; a
+        // `/stop` that came first wins (it was answered "Stopped.").
+        if Task.isCancelled, await lanes.wasStopped(turn.id) {
+            await cut(entries + outcome.steered)
+            return
+        }
+        await finish(entries + outcome.steered, outcome: outcome)
+    }
+
+    /// A turn cancelled before its answer was complete: by `/stop` (its messages are marked cancelled; the `/stop`
+    /// answered) or by a shutdown (they stay pending and are answered at the next start).
+    private func cut(_ answered: [JournalEntry]) async {
+        let turn = answered[0]
+        if await lanes.wasStopped(turn.id) {
+            traces.record(turn.id, "turn.stopped")
+            let end = TurnEnd(journalIDs: answered.map(\.id), status: .cancelled, error: "stopped by /stop", transcript: answered.map(Agent.userRecord))
+            do {
+                try await shielded { [store] in try await store.finishTurn(end) }
+            } catch {
+                logger.error("cannot record a stopped turn", metadata: ["message_id": "\(turn.id)", "error": "\(error)"])
+            }
+        } else {
+            traces.record(turn.id, "turn.interrupted")
+            logger.notice("turn interrupted; its messages stay pending and are answered at the next start", metadata: ["message_id": "\(turn.id)", "messages": "\(answered.count)"])
+        }
+        stats.turnFinished(totalMs: Date().timeIntervalSince(turn.receivedAt) * 1000, providerMs: 0, failed: true)
     }
 
     /// Stores the end of a turn that answers `entries` and delivers its reply, to the place the first came from.
@@ -258,84 +277,34 @@ public final class MessagePipeline: Sendable {
         }
     }
 
-    /// Whether the lanes went idle before `deadline`.
+    /// Whether no turn runs any more; waits for that until `deadline` (less when the caller is cancelled).
     private static func waitIdle(_ lanes: SessionLanes, until deadline: ContinuousClock.Instant) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await lanes.waitUntilIdle()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                return false
-            }
-            let idle = await group.next() ?? false
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await lanes.waitUntilIdle() }
+            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+            await group.next()
             group.cancelAll()
-            return idle
         }
+        // Decided by the lanes themselves: under cancellation either child may end first.
+        return await lanes.running == 0
     }
 
-    /// Writes what is buffered: delivery marks and traces. Called last, after the lanes have drained and the
-    /// deliveries in flight were tried (or `deliveries` ran out).
+    /// Writes what is buffered, once the lanes have drained: waits for the deliveries in flight (up to
+    /// `deliveries`), closes the outbox (what is handed over later stays in it for the next start), then writes the
+    /// delivery marks and traces, and tells ``waitUntilStopped(upTo:)`` that the pipeline is done with the store.
     func flush(deliveries: Duration = .seconds(5)) async {
         await outbox.waitForDeliveries(until: .now + deliveries)
+        outbox.close()
         await outbox.flushSent()
         await traces.flush()
-    }
-}
-
-/// Runs `work` in a task of its own and waits for it: cancelling the caller does not cut it.
-///
-/// GRDB refuses writes from a cancelled task, and a reply half delivered is worse than one delivered late, so the
-/// ends of turns and the final flushes run shielded; what they wait on is bounded by the store's busy timeout and
-/// the channels' own timeouts.
-func shielded<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
-    await Task { await work() }.value
-}
-
-/// ``shielded(_:)`` for work that throws.
-func shielded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await Task { try await work() }.value
-}
-
-/// The messages a running turn took from its lane (`sessions.queue: steer`), so a cancelled turn can account for them.
-private final class SteerLog: Sendable {
-    private let taken = Mutex<[JournalEntry]>([])
-
-    func add(_ entries: [JournalEntry]) {
-        guard !entries.isEmpty else { return }
-        taken.withLock { $0 += entries }
+        stopped.store(true, ordering: .releasing)
     }
 
-    var entries: [JournalEntry] { taken.withLock { $0 } }
-}
-
-/// Runs the pipeline's background work: replies left by the last run, resume at start, outbox retries, batched
-/// trace and delivery writes; at shutdown it drains the lanes within `gateway.shutdown_grace` and flushes.
-struct MessagePipelineService: Service {
-    let pipeline: MessagePipeline
-    let grace: Duration
-    /// When the gateway's shutdown began (the grace counts from then), nil while it runs.
-    let shutdownStarted: @Sendable () -> ContinuousClock.Instant?
-
-    func run() async throws {
-        let pipeline = self.pipeline
-        // Replies a crash or stop left undelivered are handed over first: a session's new replies queue behind them.
-        await pipeline.outbox.deliverDue(waiting: false)
-        await pipeline.resumePending()
-        await cancelWhenGracefulShutdown {
-            var tick = 0
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
-                // Shutting down: the store refuses writes from this cancelled task; the final flush below writes.
-                if Task.isCancelled { break }
-                await pipeline.traces.flush()
-                await pipeline.outbox.flushSent()
-                tick += 1
-                if tick % 10 == 0 { await pipeline.outbox.deliverDue() }
-            }
+    /// Returns once ``flush(deliveries:)`` is done, or after `limit`: the store closes after the pipeline's last writes.
+    func waitUntilStopped(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !stopped.load(ordering: .acquiring), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
         }
-        await pipeline.drain(until: (shutdownStarted() ?? .now) + grace)
-        await shielded { await pipeline.flush() }
     }
 }

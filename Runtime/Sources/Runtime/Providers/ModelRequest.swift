@@ -10,8 +10,9 @@ public struct ModelRequest: Sendable, Equatable {
     /// Whether and which tool the model must call. Nil: the provider's `tool_choice` setting on the first call
     /// of a turn (`firstRound`), nothing (the server's default, `auto`) on later calls.
     public var toolChoice: ToolChoice?
-    /// The first model call of a turn: a configured `tool_choice` such as `required` applies to it only, so a
-    /// forced call is followed by an answer rather than by calls until `agent.max_tool_iterations`.
+    /// The first model call of an agent turn: a configured `tool_choice` such as `required` applies to it only, so
+    /// a forced call is followed by an answer rather than by calls until `agent.max_tool_iterations`. False for a
+    /// caller's own tools on `/v1`: the provider's setting names the gateway's tools, not the caller's.
     public var firstRound: Bool
     public var sampling: Sampling
 
@@ -29,10 +30,15 @@ public struct ModelRequest: Sendable, Equatable {
         self.sampling = sampling
     }
 
-    /// The tool choice to send: the request's own, else `configured` on a turn's first call; nil without tools.
+    /// The tool choice to send: the request's own, else `configured` on a turn's first call (a forced tool only when
+    /// it is among the tools offered, so a sender the tool rules keep from it is not forced to call it); nil
+    /// without tools.
     func effectiveToolChoice(configured: ToolChoice?) -> ToolChoice? {
         guard !tools.isEmpty else { return nil }
-        return toolChoice ?? (firstRound ? configured : nil)
+        if let toolChoice { return toolChoice }
+        guard firstRound, let configured else { return nil }
+        if case .function(let name) = configured, !tools.contains(where: { $0.name == name }) { return nil }
+        return configured
     }
 }
 

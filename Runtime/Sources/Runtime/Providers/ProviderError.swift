@@ -85,6 +85,14 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
             .contains { text.contains($0) }
     }
 
+    /// The same status and error type (messages may carry a request id that differs every time).
+    func isSameKind(as other: ProviderError) -> Bool {
+        if case .http(let status, let type, _, _) = self, case .http(let otherStatus, let otherType, _, _) = other {
+            return status == otherStatus && type == otherType
+        }
+        return false
+    }
+
     /// A stream that broke before saying anything: the server may tell why when asked without streaming.
     var mayHideTheReason: Bool {
         switch self {

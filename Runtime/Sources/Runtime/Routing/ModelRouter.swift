@@ -186,7 +186,7 @@ public final class ModelRouter: Sendable {
                     let elapsed = clock.now - start
                     providerTime += elapsed
                     // The same 5xx twice for the same body: this request breaks the server, retrying it cannot help.
-                    let repeated = error.status.map { $0 >= 500 } == true && !error.isOutageStatus && previous == error
+                    let repeated = error.status.map { $0 >= 500 } == true && !error.isOutageStatus && previous.map { error.isSameKind(as: $0) } == true
                     record(ref, elapsed: elapsed, error: error, requestID: requestID)
                     await observer(.finished(ref, attempt: attempt, elapsed: elapsed, usage: TokenUsage(), error: error))
                     if streamed.load(ordering: .relaxed) { await observer(.discarded(ref)) }

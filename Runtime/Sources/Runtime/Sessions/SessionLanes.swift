@@ -1,4 +1,4 @@
-import Foundation
+import DequeModule
 
 /// One ordered lane per session: a session's messages are answered one turn at a time in arrival order,
 /// different sessions run in parallel, at most `limit` turns at once across all lanes.
@@ -6,7 +6,10 @@ import Foundation
 /// A lane gives its slot back after every turn and queues behind the other ready lanes, so one busy session
 /// cannot starve the rest. What one turn takes from its lane is decided by ``turnSize(_:limit:)``: one message
 /// (`sessions.queue: followup`), or every ordinary message waiting (`collect`); a running turn may also take
-/// the messages that arrive meanwhile (``steer(session:)``, `sessions.queue: steer`).
+/// the messages that arrive meanwhile (``steer(session:limit:)``, `sessions.queue: steer`).
+///
+/// The lanes also keep which turns a `/stop` cut (``stop(session:)``, ``wasStopped(_:)``), so a turn's state about
+/// its own ending lives here with the turn, not in a flag per session that could outlive it.
 actor SessionLanes {
     /// Runs one turn for the messages it answers, oldest first.
     typealias Work = @Sendable ([JournalEntry]) async -> Void
@@ -17,13 +20,19 @@ actor SessionLanes {
         var collect: Int
     }
 
-    private var queues: [String: [Item]] = [:]
-    private var ready: [String] = []
+    /// The turn running on a lane: its task, and the ids of the messages it answers (steering adds to them).
+    private struct Running {
+        var task: Task<Void, Never>
+        var ids: [String]
+        var stopped = false
+    }
+
+    private var queues: [String: Deque<Item>] = [:]
+    private var ready: Deque<String> = []
     private var readySet: Set<String> = []
-    private var busy: [String: Task<Void, Never>] = [:]
-    /// The ids of the messages the running turn of a session answers (steering adds to them).
-    private var turnIDs: [String: [String]] = [:]
-    private var idleWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private var busy: [String: Running] = [:]
+    private var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
     private var queuedIDs: Set<String> = []
     private var closed = false
     private var holding: Bool
@@ -50,11 +59,14 @@ actor SessionLanes {
     ///   - work: runs the turn.
     func enqueue(_ entry: JournalEntry, collect: Int = 1, work: @escaping Work) {
         guard queuedIDs.insert(entry.id).inserted else { return }
+        let item = Item(entry: entry, work: work, collect: max(1, collect))
         // In arrival order: a resumed message that is queued after a newer one of its session still goes first.
-        var queue = queues[entry.sessionID] ?? []
-        let position = queue.lastIndex { $0.entry.receivedAt <= entry.receivedAt }.map { $0 + 1 } ?? 0
-        queue.insert(Item(entry: entry, work: work, collect: max(1, collect)), at: position)
-        queues[entry.sessionID] = queue
+        if let last = queues[entry.sessionID]?.last, last.entry.receivedAt > entry.receivedAt {
+            let position = queues[entry.sessionID]!.lastIndex { $0.entry.receivedAt <= entry.receivedAt }.map { $0 + 1 } ?? 0
+            queues[entry.sessionID]!.insert(item, at: position)
+        } else {
+            queues[entry.sessionID, default: []].append(item)
+        }
         markReady(entry.sessionID)
         pump()
     }
@@ -63,31 +75,40 @@ actor SessionLanes {
     ///
     /// A chat command (`/new`, `/model`, ...) is a turn of its own, and a run of ordinary messages stops before
     /// one, so a command applies exactly between the messages it was sent between.
-    static func turnSize(_ waiting: [JournalEntry], limit: Int) -> Int {
-        guard let first = waiting.first else { return 0 }
-        if ChatCommand.parse(first.text) != nil { return 1 }
-        var size = 1
-        while size < min(limit, waiting.count), ChatCommand.parse(waiting[size].text) == nil { size += 1 }
+    static func turnSize(_ waiting: some Collection<JournalEntry>, limit: Int) -> Int {
+        var size = 0
+        for entry in waiting.prefix(max(1, limit)) {
+            if ChatCommand.parse(entry.text) != nil { return size == 0 ? 1 : size }
+            size += 1
+        }
         return size
     }
 
     /// Hands the running turn of `session` the ordinary messages waiting behind it, which it then answers; empty
-    /// when none wait, when a command comes first, or when no turn runs.
+    /// when none wait, when a command comes first, when no turn runs, or when it was cut (`/stop`, shutdown).
     func steer(session: String, limit: Int) -> [JournalEntry] {
-        guard busy[session] != nil, let queue = queues[session] else { return [] }
-        let count = Self.turnSize(queue.map(\.entry), limit: limit)
-        guard count > 0, ChatCommand.parse(queue[0].entry.text) == nil else { return [] }
+        guard !closed, let running = busy[session], !running.task.isCancelled, let queue = queues[session] else { return [] }
+        let count = Self.turnSize(queue.lazy.map(\.entry), limit: limit)
+        guard count > 0, ChatCommand.parse(queue[queue.startIndex].entry.text) == nil else { return [] }
         let taken = queue.prefix(count).map(\.entry)
-        queues[session] = count == queue.count ? nil : Array(queue.dropFirst(count))
-        turnIDs[session, default: []].append(contentsOf: taken.map(\.id))
+        queues[session]!.removeFirst(count)
+        if queues[session]!.isEmpty { queues[session] = nil }
+        busy[session]!.ids.append(contentsOf: taken.map(\.id))
         return taken
     }
 
-    /// Cancels the turn running on a session's lane; false when none runs.
-    func cancelRunning(session: String) -> Bool {
-        guard let task = busy[session] else { return false }
-        task.cancel()
-        return true
+    /// `/stop`: cancels the turn running on a session's lane and notes that it was stopped; returns its first
+    /// message's id, nil when none runs.
+    func stop(session: String) -> String? {
+        guard let running = busy[session] else { return nil }
+        busy[session]!.stopped = true
+        running.task.cancel()
+        return running.ids.first
+    }
+
+    /// Whether the running turn named by `turnID` (its first message) was cut by `/stop` rather than by a shutdown.
+    func wasStopped(_ turnID: String) -> Bool {
+        busy.values.contains { $0.ids.first == turnID && $0.stopped }
     }
 
     /// Starts no further turn: waiting messages stay queued (and pending in the journal) for the next start.
@@ -97,7 +118,7 @@ actor SessionLanes {
     }
 
     func cancelAll() {
-        for task in busy.values { task.cancel() }
+        for running in busy.values { running.task.cancel() }
     }
 
     var running: Int { busy.count }
@@ -107,7 +128,8 @@ actor SessionLanes {
     /// calling task is cancelled.
     func waitUntilIdle() async {
         if isIdle { return }
-        let id = UUID()
+        nextWaiter += 1
+        let id = nextWaiter
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 // Cancelled before the waiter is registered: the handler below found nothing to resume.
@@ -118,7 +140,7 @@ actor SessionLanes {
         }
     }
 
-    private func resumeWaiter(_ id: UUID) {
+    private func resumeWaiter(_ id: Int) {
         idleWaiters.removeValue(forKey: id)?.resume()
     }
 
@@ -130,26 +152,24 @@ actor SessionLanes {
     }
 
     private func pump() {
-        while !closed, !holding, busy.count < limit, !ready.isEmpty {
-            let session = ready.removeFirst()
+        while !closed, !holding, busy.count < limit, let session = ready.popFirst() {
             readySet.remove(session)
-            guard let queue = queues[session], !queue.isEmpty else { continue }
-            let count = Self.turnSize(queue.map(\.entry), limit: queue[0].collect)
-            let items = Array(queue.prefix(count))
-            queues[session] = count == queue.count ? nil : Array(queue.dropFirst(count))
-            turnIDs[session] = items.map(\.entry.id)
-            let entries = items.map(\.entry)
-            let work = items[0].work
-            busy[session] = Task {
+            guard let queue = queues[session], let head = queue.first else { continue }
+            let count = Self.turnSize(queue.lazy.map(\.entry), limit: head.collect)
+            let entries = queue.prefix(count).map(\.entry)
+            queues[session]!.removeFirst(count)
+            if queues[session]!.isEmpty { queues[session] = nil }
+            let work = head.work
+            let task = Task {
                 await work(entries)
                 self.finished(session: session)
             }
+            busy[session] = Running(task: task, ids: entries.map(\.id))
         }
     }
 
     private func finished(session: String) {
-        busy[session] = nil
-        for id in turnIDs.removeValue(forKey: session) ?? [] { queuedIDs.remove(id) }
+        for id in busy.removeValue(forKey: session)?.ids ?? [] { queuedIDs.remove(id) }
         if queues[session] != nil { markReady(session) }
         pump()
         notifyIfIdle()
