@@ -207,7 +207,8 @@ public final class MessagePipeline: Sendable {
             traces.record(turn.id, "turn.stopped")
             let end = TurnEnd(journalIDs: answered.map(\.id), status: .cancelled, error: "stopped by /stop", transcript: answered.map(Agent.userRecord))
             do {
-                try await shielded { [store] in try await store.finishTurn(end) }
+                // Group commit: not cut by this task's cancellation.
+                try await store.finishTurn(end)
             } catch {
                 logger.error("cannot record a stopped turn", metadata: ["message_id": "\(turn.id)", "error": "\(error)"])
             }
@@ -220,13 +221,10 @@ public final class MessagePipeline: Sendable {
 
     /// Stores the end of a turn that answers `entries` and delivers its reply, to the place the first came from.
     ///
-    /// Runs to its end even when the turn is cancelled meanwhile (a shutdown's grace ran out): a turn whose answer
-    /// exists is stored and delivered, and its delivery mark is written before the store closes.
+    /// Runs to its end even when the turn is cancelled meanwhile (a shutdown's grace ran out): the store's group
+    /// commit and the outbox's delivery chains run in tasks of their own, which the turn's cancellation does not reach,
+    /// so a turn whose answer exists is stored and delivered without a task of its own per turn.
     private func finish(_ entries: [JournalEntry], outcome: Agent.Outcome) async {
-        await shielded { await self.store(entries, outcome: outcome) }
-    }
-
-    private func store(_ entries: [JournalEntry], outcome: Agent.Outcome) async {
         let turn = entries[0]
         let meta = ReplyMeta(
             receivedAtMs: turn.receivedAt.timeIntervalSince1970 * 1000, providerMs: outcome.providerTime.milliseconds, model: outcome.model, code: outcome.code)

@@ -1,13 +1,9 @@
 /// Runs `work` in a task of its own and waits for it: cancelling the caller does not cut it.
 ///
-/// GRDB refuses writes from a cancelled task, and a reply half delivered is worse than one delivered late, so the
-/// ends of turns and the final flushes run shielded; what they wait on is bounded by the store's busy timeout and
-/// the channels' own timeouts.
+/// GRDB refuses writes from a cancelled task (its `pool.write`; the group commit of the message path runs in a task
+/// of its own already), so the final flush at shutdown runs shielded; what it waits on is bounded by the store's busy
+/// timeout.
 func shielded<T: Sendable>(_ work: @escaping @Sendable () async -> T) async -> T {
     await Task { await work() }.value
 }
 
-/// ``shielded(_:)`` for work that throws.
-func shielded<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await Task { try await work() }.value
-}

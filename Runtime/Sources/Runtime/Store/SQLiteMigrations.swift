@@ -164,7 +164,6 @@ enum SQLiteMigrations {
                 sql: """
                     ALTER TABLE ingress_journal ADD COLUMN answered_by TEXT;
                     DELETE FROM messages WHERE message_id IN (SELECT id FROM ingress_journal WHERE status = 'pending');
-                    CREATE INDEX ingress_journal_pending_session ON ingress_journal(session_id, received_at) WHERE status = 'pending';
                     """)
         }
         return migrator
