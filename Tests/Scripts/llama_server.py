@@ -156,6 +156,10 @@ def parse_bool(text):
 
 
 def main():
+    # A launcher started by a multi-threaded test process inherits the signal mask of the thread that spawned it,
+    # with SIGTERM and SIGINT blocked (seen with Foundation's Process under swift test): unblock them, for this
+    # process and for the server it starts, or neither could be stopped politely.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["start", "stop", "run"])
     parser.add_argument("--pidfile")
@@ -202,7 +206,10 @@ def main():
     def watch_parent():
         while os.getppid() == parent:
             time.sleep(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)
+        kill_group(process.pid)
+        if args.pidfile and os.path.exists(args.pidfile):
+            os.remove(args.pidfile)
+        os._exit(0)
 
     import threading
     threading.Thread(target=watch_parent, daemon=True).start()
