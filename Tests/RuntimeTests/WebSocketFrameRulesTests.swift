@@ -40,6 +40,7 @@ import Testing
         #expect(await socket.connection.waitUntilClosed(within: .seconds(20)))
         #expect(!(await socket.texts().contains { $0.contains(#""id":"bad""#) }), "the request was not answered")
         #expect(try await Self.stored(gateway, sessionID: sessionID).isEmpty, "nothing was stored")
+        await socket.connection.close()
         try await gateway.stop()
     }
 
@@ -55,6 +56,7 @@ import Testing
         #expect(code == 1007, "\(frames)")
         #expect(await socket.connection.waitUntilClosed(within: .seconds(20)))
         #expect(try await Self.stored(gateway, sessionID: sessionID).isEmpty, "nothing was stored")
+        await socket.connection.close()
         try await gateway.stop()
     }
 
@@ -66,6 +68,7 @@ import Testing
         #expect(await socket.connection.waitUntilClosed(within: .seconds(20)))
         #expect(!(await socket.texts().contains { $0.contains(#""id":"unmasked""#) }), "the request was not answered")
         #expect(try await Self.stored(gateway, sessionID: sessionID).isEmpty, "nothing was stored")
+        await socket.connection.close()
         try await gateway.stop()
     }
 
@@ -76,6 +79,7 @@ import Testing
         #expect(try await socket.closeCode(within: .seconds(20)) == 1002)
         #expect(await socket.connection.waitUntilClosed(within: .seconds(20)))
         #expect(!(await socket.texts().contains { $0.contains(#""id":"early""#) }), "the ping was not answered")
+        await socket.connection.close()
         try await gateway.stop()
     }
 }

@@ -1,6 +1,8 @@
 /// When to write a warning that an attack can trigger thousands of times a second: the first occurrence at
 /// once, then at most one line per `interval`, each line carrying how many occurrences it stands for.
 ///
+/// When the condition ends, ``flush()`` hands over what was held back, so the last burst is not lost.
+///
 /// A plain value with no clock of its own; the owner keeps it behind its lock and passes the time in.
 ///
 /// ```swift
@@ -24,5 +26,15 @@ struct ThrottledWarning: Sendable {
         lastWritten = now
         defer { unreported = 0 }
         return unreported
+    }
+
+    /// The occurrences held back since the last line, once the condition has ended, or nil when there are none;
+    /// the next occurrence is written at once again.
+    mutating func flush() -> Int? {
+        defer {
+            unreported = 0
+            lastWritten = nil
+        }
+        return unreported > 0 ? unreported : nil
     }
 }

@@ -7,7 +7,7 @@ import Synchronization
 /// plugins and skill pipes. Without a cap, a crowd of idle sockets under the common soft limit of 1,024
 /// leaves no descriptor to accept a `/health` probe or to open the database. A connection over the cap is
 /// answered by ``ConnectionRefusalHandler``; the warning about it is written at most once per 10 s, with
-/// the number of refusals it stands for.
+/// the number of refusals it stands for, and the first connection admitted afterwards reports the rest.
 ///
 /// Concurrency: ``admit()`` and ``release()`` are called from the child-channel setup and close of every
 /// event loop; the count sits behind one mutex.
@@ -22,6 +22,8 @@ final class ConnectionLimiter: Sendable {
     private struct State {
         var open = 0
         var refusals = ThrottledWarning(interval: .seconds(10))
+        /// True from a refusal to the next admission.
+        var refusing = false
     }
 
     init(cap: Int, logger: Logger) {
@@ -43,13 +45,17 @@ final class ConnectionLimiter: Sendable {
         let (admitted, report, open) = state.withLock { state -> (Bool, Int?, Int) in
             guard state.open >= cap else {
                 state.open += 1
-                return (true, nil, state.open)
+                guard state.refusing else { return (true, nil, state.open) }
+                state.refusing = false
+                return (true, state.refusals.flush(), state.open)
             }
+            state.refusing = true
             return (false, state.refusals.record(at: .now), state.open)
         }
         if let report {
             logger.warning(
-                "connection refused: the gateway is at gateway.max_connections",
+                admitted
+                    ? "connections admitted again below gateway.max_connections" : "connection refused: the gateway is at gateway.max_connections",
                 metadata: ["open": "\(open)", "cap": "\(cap)", "refused_since_last_warning": "\(report)"])
         }
         return admitted
