@@ -81,12 +81,14 @@ import Testing
         let gateway = try await TestGateway.start(config: "gateway:\n  header_timeout: 1s\n  idle_timeout: 10m\n")
         let attackers = 200
         let started = ContinuousClock.now
-        var connections: [(RawConnection, opened: ContinuousClock.Instant)] = []
+        var connections: [(RawConnection, connecting: ContinuousClock.Instant)] = []
         for index in 0..<attackers {
+            // Taken before connecting: the server's clock for this connection cannot start earlier.
+            let connecting = ContinuousClock.now
             let connection = try await RawConnection.open(port: gateway.port)
             // Half send nothing at all; half start a head and then add to it a little at a time.
             if index.isMultiple(of: 2) { try await connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n") }
-            connections.append((connection, .now))
+            connections.append((connection, connecting))
         }
         let trickling = connections.enumerated().filter { $0.offset.isMultiple(of: 2) }.map(\.element.0)
         let trickle = Task {
@@ -116,8 +118,8 @@ import Testing
             try await group.waitForAll()
         }
         var closed: [Duration] = []
-        for (connection, opened) in connections {
-            if let end = await connection.closedAt() { closed.append(end - opened) }
+        for (connection, connecting) in connections {
+            if let end = await connection.closedAt() { closed.append(end - connecting) }
         }
         let healthDuringAttack = ledger.healthAnswers
         let elapsed = ContinuousClock.now - started
