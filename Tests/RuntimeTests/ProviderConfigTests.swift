@@ -17,7 +17,8 @@ import Testing
     }
 
     private static let entryFields = [
-        "api_key", "base_url", "connect_timeout", "context_window", "first_token_timeout", "idle_timeout", "kind", "total_timeout",
+        "api_key", "base_url", "connect_timeout", "context_window", "extra_body", "first_token_timeout", "idle_timeout", "kind", "tool_choice",
+        "total_timeout",
     ]
 
     @Test func entryKeyResolvesThroughThePattern() throws {

@@ -22,20 +22,21 @@ import Testing
     }
 
     /// Sends a burst of one sender: the first message, then, once its turn is running at the provider, the others
-    /// one after the other (each acknowledged, so they arrive in order, while the first is still being answered).
-    /// Every post waits for its reply up to the hook's reply_timeout.
+    /// one after the other, each once the one before is in the journal (so they arrive in order, while the first is
+    /// still being answered: its scripted answer takes 4 s). Every post waits for its reply up to the hook's
+    /// reply_timeout.
     static func burst(_ gateway: TestGateway, _ fake: FakeProvider, count: Int = 3) async throws -> [Answer] {
+        fake.enqueue(.delay(.seconds(4), then: .text("echo: question 1")))
         let posts = Task {
             try await withThrowingTaskGroup(of: (Int, Answer).self) { group in
                 for index in 1...count {
-                    let journaled = try await gateway.state.store.pendingJournal(limit: 100).count
                     group.addTask {
-                        let json = try await WebhookChannelTests.post(gateway, ["sender": "alice", "text": "question \(index)", "reply": "sync"]).json
+                        let json = try await WebhookChannelTests.post(gateway, ["sender": "alice", "text": "question \(index)", "id": "q\(index)", "reply": "sync"]).json
                         return (index, Answer(reply: json["reply"] as? String, messageID: json["message_id"] as? String))
                     }
-                    // The next message is sent once this one is in the journal (and, for the first, its turn runs).
                     try await Self.waitUntil("question \(index) journaled") {
-                        index == 1 ? fake.requestCount >= 1 : (try await gateway.state.store.pendingJournal(limit: 100).count) > journaled
+                        if index == 1 { return fake.requestCount >= 1 }
+                        return try await gateway.state.store.journalEntry(channel: "alerts", externalID: "q\(index)") != nil
                     }
                 }
                 var replies: [(Int, Answer)] = []
@@ -56,7 +57,7 @@ import Testing
 
     @Test("followup (the default): a burst in one session is answered in order, each turn ending with its own message")
     func followupAnswersEachMessageWithItsOwnContext() async throws {
-        let fake = FakeProvider(configuration: .init(latency: .seconds(1)))
+        let fake = FakeProvider()
         try await MessagePathTests.withGateway(fake: fake, extraConfig: Self.hookConfig("followup")) { gateway, fake in
             let replies = try await Self.burst(gateway, fake)
             #expect(replies.map(\.reply) == ["echo: question 1", "echo: question 2", "echo: question 3"])
@@ -77,7 +78,7 @@ import Testing
 
     @Test("collect: the messages waiting when a turn ends are answered together by the next turn")
     func collectAnswersWaitingMessagesTogether() async throws {
-        let fake = FakeProvider(configuration: .init(latency: .seconds(1)))
+        let fake = FakeProvider()
         try await MessagePathTests.withGateway(fake: fake, extraConfig: Self.hookConfig("collect")) { gateway, fake in
             let replies = try await Self.burst(gateway, fake)
             #expect(replies[0].reply == "echo: question 1")

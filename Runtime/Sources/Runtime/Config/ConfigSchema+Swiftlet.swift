@@ -57,6 +57,20 @@ extension ConfigSchema {
                 doc: "How long running turns may go on after SIGTERM before they are cut (cut turns stay pending and are answered after the restart).",
                 requiresRestart: true),
             ConfigKey(
+                "gateway.header_timeout", .duration, default: .duration(.seconds(10)),
+                doc: "Time a new connection has to send its first complete request head; a slower one gets 408 and is closed.",
+                requiresRestart: true),
+            ConfigKey(
+                "gateway.idle_timeout", .duration, default: .duration(.seconds(60)),
+                doc: "An HTTP connection that sends no new request, or no more of a request body, for this long is closed. "
+                    + "WebSockets are exempt (they are pinged).",
+                requiresRestart: true),
+            ConfigKey(
+                "gateway.max_connections", .int(1...1_000_000), default: .int(4096),
+                doc: "Most open HTTP and WebSocket connections; one more is answered 503 and closed. "
+                    + "Lowered at start to fit the open-file limit, which keeps 256 files for the store, providers and plugins.",
+                requiresRestart: true),
+            ConfigKey(
                 "control.signing_key", .string, default: .string(""),
                 doc: "Key that signs dashboard tokens (32+ characters). Empty: generated once and kept in data/control.key.",
                 secret: true, requiresRestart: true),

@@ -16,6 +16,9 @@ public struct GatewayConfig: Sendable {
         public var publicURL: String
         public var maxBodySize: Int
         public var shutdownGrace: Duration
+        public var headerTimeout: Duration
+        public var idleTimeout: Duration
+        public var maxConnections: Int
     }
 
     public struct Control: Sendable, Equatable {
@@ -130,7 +133,10 @@ public struct GatewayConfig: Sendable {
             dev: v.bool("gateway.dev"),
             publicURL: v.string("gateway.public_url"),
             maxBodySize: v.int("gateway.max_body_size"),
-            shutdownGrace: v.duration("gateway.shutdown_grace"))
+            shutdownGrace: v.duration("gateway.shutdown_grace"),
+            headerTimeout: v.duration("gateway.header_timeout"),
+            idleTimeout: v.duration("gateway.idle_timeout"),
+            maxConnections: v.int("gateway.max_connections"))
         let signingKey = v.string("control.signing_key")
         control = Control(
             signingKey: signingKey.isEmpty ? nil : signingKey,
@@ -212,9 +218,19 @@ public struct GatewayConfig: Sendable {
         }
     }
 
-    /// Rules that span keys: every model ref names a configured provider; every tools principal parses.
+    /// Rules beyond one value's type: every model ref names a configured provider; every tools principal parses;
+    /// the server's timeouts are not zero.
     public static func crossKeyIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
-        modelIssues(resolved) + toolPolicyIssues(resolved) + hookIssues(resolved)
+        modelIssues(resolved) + toolPolicyIssues(resolved) + hookIssues(resolved) + serverTimeoutIssues(resolved)
+    }
+
+    /// A zero timeout would close every connection at once; there is no "off", only a long duration.
+    static func serverTimeoutIssues(_ resolved: ResolvedConfig) -> [ConfigIssue] {
+        ["gateway.header_timeout", "gateway.idle_timeout"].compactMap { key in
+            guard resolved.duration(key) <= .zero else { return nil }
+            return ConfigIssue(
+                source: resolved[key].source, keyPath: key, message: "must be longer than 0s (a zero timeout closes every connection at once)")
+        }
     }
 
     /// A callback URL must be http(s); a hook with a callback URL needs a secret or token to be reachable at all.

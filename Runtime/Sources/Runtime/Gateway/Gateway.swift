@@ -88,11 +88,16 @@ public final class Gateway: Sendable {
         let state = self.state
         let config = state.config
         let router = GatewayRouter.build(state: state)
+        let httpLogger = state.logSink.makeLogger(label: "swiftlet.http")
+        let limiter = ConnectionLimiter(cap: Self.connectionCap(config: config.gateway, logger: state.logger), logger: httpLogger)
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
+            server: .gateway(
                 webSocketRouter: router,
-                configuration: .init(ws: .init(maxFrameSize: config.webchat.maxFrameSize, autoPing: .enabled(timePeriod: .seconds(30))))),
+                configuration: .init(
+                    http1: .init(idleTimeout: TimeAmount(config.gateway.idleTimeout)),
+                    ws: .init(maxFrameSize: config.webchat.maxFrameSize, autoPing: .enabled(timePeriod: .seconds(30)), validateUTF8: true)),
+                limiter: limiter, headerTimeout: config.gateway.headerTimeout),
             configuration: .init(address: .hostname(config.gateway.bind, port: config.gateway.port), serverName: "swiftlet/\(SwiftletVersion.current)"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? config.gateway.port
@@ -103,7 +108,7 @@ public final class Gateway: Sendable {
                 await state.audit(AuditEvent(eventType: "gateway.started", userID: "system", payload: ["bind": host, "port": String(port), "version": SwiftletVersion.current]))
                 await onReady(Endpoint(host: host, port: port, baseURL: Self.baseURL(config: state.config, host: host, port: port)))
             },
-            logger: state.logSink.makeLogger(label: "swiftlet.http"))
+            logger: httpLogger)
 
         // Shut down in reverse order. The pipeline hears of it first: no turn starts any more, running ones get
         // `gateway.shutdown_grace`, then are cut (they stay pending), and its last writes are made, while the server
@@ -128,6 +133,24 @@ public final class Gateway: Sendable {
         } catch {
             throw GatewayError.classify(error, bind: config.gateway.bind, port: config.gateway.port)
         }
+    }
+
+    /// Raises the soft open-file limit to the hard one and returns `gateway.max_connections`, lowered when
+    /// the limit cannot hold that many sockets besides the files the gateway needs itself.
+    static func connectionCap(config: GatewayConfig.Gateway, logger: Logger) -> Int {
+        guard let limits = OpenFileLimit.raiseSoftLimit() else {
+            logger.warning("cannot read the open-file limit; gateway.max_connections applies as configured")
+            return config.maxConnections
+        }
+        logger.info(
+            "open-file limit", metadata: ["soft_at_start": "\(limits.before.soft)", "soft": "\(limits.after.soft)", "hard": "\(limits.after.hard)"])
+        let cap = ConnectionLimiter.effectiveCap(configured: config.maxConnections, openFileLimit: limits.after.soft)
+        if cap < config.maxConnections {
+            logger.warning(
+                "gateway.max_connections lowered to fit the open-file limit; raise the hard limit (ulimit -Hn, LimitNOFILE=) to allow more",
+                metadata: ["configured": "\(config.maxConnections)", "cap": "\(cap)", "open_file_limit": "\(limits.after.soft)"])
+        }
+        return cap
     }
 
     static func baseURL(config: GatewayConfig, host: String, port: Int) -> String {

@@ -118,6 +118,10 @@ enum ControlSocket {
                 }
                 try await group.next()
                 group.cancelAll()
+                // The writer also ends when the reader's end finishes the queue, and may be seen first: the
+                // reader's outcome is collected too, or an error it threw (such as swift-websocket's 1007
+                // for text that is not UTF-8) would be dropped and the socket closed with 1000.
+                try await group.waitForAll()
             }
         }
 
