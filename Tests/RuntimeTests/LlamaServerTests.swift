@@ -133,20 +133,9 @@ final class LlamaServer: @unchecked Sendable {  // Process is not Sendable; it i
         let llama = try await LlamaServer.shared.value
         let python = try #require(OpenAIPackageTests.python)
         try await Self.withGateway(Self.config(llama)) { gateway in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [LlamaServer.scripts.appendingPathComponent("openai_llama_check.py").path]
-            process.environment = ["BASE_URL": gateway.baseURL + "/v1", "TOKEN": gateway.controlToken, "MODEL": "llama/tiny", "PATH": "/usr/bin:/bin"]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            async let outputRead = offPool { out.fileHandleForReading.readDataToEndOfFile() }
-            async let errorsRead = offPool { String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-            let (output, errors) = try await (outputRead, errorsRead)
-            try await offPool { process.waitUntilExit() }
-            #expect(process.terminationStatus == 0, "\(errors)")
-            let seen = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(errors)")
+            let seen = try await OpenAIPackageTests.runClient(
+                python: python, script: LlamaServer.scripts.appendingPathComponent("openai_llama_check.py"),
+                environment: ["BASE_URL": gateway.baseURL + "/v1", "TOKEN": gateway.controlToken, "MODEL": "llama/tiny"])
 
             let whole = try #require(seen["whole"] as? [String: Any])
             #expect(whole["object"] as? String == "chat.completion" && whole["content_is_str"] as? Bool == true)

@@ -248,7 +248,7 @@ import Testing
 
     @Test("a refused connection is not retried and fails over without waiting for the connect timeout")
     func refusedConnectionFailsOverAtOnce() async throws {
-        let deadPort = try Self.closedPort()
+        let deadPort = try CommandLineTests.unusedPort()
         try await FakeProviderServer.withServer(FakeProvider()) { server in
             // A connect timeout far longer than the bound below: waiting for it would fail the test.
             let timeouts = ProviderTimeouts(connect: .seconds(60), firstToken: .seconds(10), idle: .seconds(10), total: .seconds(90))
@@ -282,21 +282,5 @@ import Testing
         return withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-    }
-
-    /// A loopback port nothing listens on: bound by the kernel's choice, then closed.
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

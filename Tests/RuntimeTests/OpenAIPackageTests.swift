@@ -17,6 +17,24 @@ import Testing
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// Runs a client script that prints one JSON object of what it saw, and returns that object.
+    static func runClient(python: String, script: URL, environment: [String: String]) async throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script.path]
+        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { own, _ in own }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        async let outputRead = offPool { out.fileHandleForReading.readDataToEndOfFile() }
+        async let errorsRead = offPool { String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        let (output, errors) = try await (outputRead, errorsRead)
+        try await offPool { process.waitUntilExit() }
+        #expect(process.terminationStatus == 0, "\(errors)")
+        return try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(errors)")
+    }
+
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Scripts/openai_client_check.py")
 
     @Test func officialPythonClientWorksStreamingAndNot() async throws {
@@ -35,21 +53,8 @@ import Testing
                       openai:
                         enabled: true
                     """)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [Self.script.path]
-            process.environment = ["BASE_URL": gateway.baseURL + "/v1", "TOKEN": gateway.controlToken, "PATH": "/usr/bin:/bin"]
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            async let outputRead = offPool { out.fileHandleForReading.readDataToEndOfFile() }
-            async let errorsRead = offPool { String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-            let (output, errors) = try await (outputRead, errorsRead)
-            try await offPool { process.waitUntilExit() }
+            let seen = try await Self.runClient(python: python, script: Self.script, environment: ["BASE_URL": gateway.baseURL + "/v1", "TOKEN": gateway.controlToken])
             try await gateway.stop()
-            #expect(process.terminationStatus == 0, "\(errors)")
-            let seen = try #require(try JSONSerialization.jsonObject(with: output) as? [String: Any], "\(errors)")
 
             #expect(seen["models"] as? [String] == ["swiftlet", "fake/m1"])
             let agent = try #require(seen["agent"] as? [String: Any])

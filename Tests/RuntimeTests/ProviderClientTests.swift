@@ -189,7 +189,7 @@ import Testing
         // The HTTP client would retry a refused connection until the connect timeout; the transport stops that, so
         // the router moves on at once. A connect timeout far beyond the test's patience shows it is not waited for.
         let timeouts = ProviderTimeouts(connect: .seconds(120), firstToken: .seconds(5), idle: .seconds(5), total: .seconds(200))
-        let settings = ProviderSettings(name: "p", kind: .openai, baseURL: "http://127.0.0.1:\(try ModelRouterTests.closedPort())/v1", timeouts: timeouts)
+        let settings = ProviderSettings(name: "p", kind: .openai, baseURL: "http://127.0.0.1:\(try CommandLineTests.unusedPort())/v1", timeouts: timeouts)
         let transport = ProviderTransport.make(timeouts: timeouts, maxConnections: 1)
         let provider = ModelRouter.provider(settings, transport: transport)
         do {
