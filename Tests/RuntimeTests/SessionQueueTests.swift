@@ -83,6 +83,7 @@ import Testing
             let replies = try await Self.burst(gateway, fake)
             #expect(replies[0].reply == "echo: question 1")
             #expect(replies[1].reply == "echo: question 3", "question 2's turn answers question 3 too")
+            #expect(replies[2].reply == "echo: question 3", "the caller waiting for question 3 gets the shared reply")
             let chats = fake.requests.filter(\.isChat)
             #expect(chats.count == 2)
             #expect(Self.conversation(chats[1]) == ["user: question 1", "assistant: echo: question 1", "user: question 2", "user: question 3"])

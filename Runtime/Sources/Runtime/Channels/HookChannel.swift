@@ -152,6 +152,13 @@ final class HookSender: ChannelSender {
     }
 
     func deliver(_ entry: OutboxEntry) async throws {
+        // A shared turn's reply also answers the requests waiting for the other messages it answered.
+        for target in ReplyMeta(jsonText: entry.meta).alsoTargets {
+            if let waiter = waiters.withLock({ $0.removeValue(forKey: target) }) {
+                waiter.yield(entry)
+                waiter.finish()
+            }
+        }
         if let waiter = waiters.withLock({ $0.removeValue(forKey: entry.target) }) {
             waiter.yield(entry)
             waiter.finish()

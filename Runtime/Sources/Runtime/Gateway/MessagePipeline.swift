@@ -226,8 +226,11 @@ public final class MessagePipeline: Sendable {
     /// so a turn whose answer exists is stored and delivered without a task of its own per turn.
     private func finish(_ entries: [JournalEntry], outcome: Agent.Outcome) async {
         let turn = entries[0]
+        var also: [String] = []
+        for entry in entries.dropFirst() where entry.replyTarget != turn.replyTarget && !also.contains(entry.replyTarget) { also.append(entry.replyTarget) }
         let meta = ReplyMeta(
-            receivedAtMs: turn.receivedAt.timeIntervalSince1970 * 1000, providerMs: outcome.providerTime.milliseconds, model: outcome.model, code: outcome.code)
+            receivedAtMs: turn.receivedAt.timeIntervalSince1970 * 1000, providerMs: outcome.providerTime.milliseconds, model: outcome.model, code: outcome.code,
+            alsoTargets: also)
         let reply = OutboxEntry(
             messageID: turn.id, sessionID: turn.sessionID, replyMessageID: outcome.kind == .message ? (outcome.transcript.last?.messageID ?? "") : "",
             channel: turn.channel, target: turn.replyTarget, body: outcome.text, kind: outcome.kind, meta: meta.jsonText)

@@ -62,7 +62,10 @@ extension GatewayRouter {
             switch outcome {
             case .accepted(let messageID, _):
                 if let reply {
-                    return JSONBody.response(["status": "answered", "message_id": messageID, "kind": reply.kind.rawValue, "reply": reply.body])
+                    var answer: [String: Any] = ["status": "answered", "message_id": messageID, "kind": reply.kind.rawValue, "reply": reply.body]
+                    // Answered together with others (sessions.queue collect or steer): the turn is named after the first.
+                    if reply.messageID != messageID { answer["answered_by"] = reply.messageID }
+                    return JSONBody.response(answer)
                 }
                 return JSONBody.response(
                     ["status": "queued", "message_id": messageID, "callback": !hook.callbackURL.isEmpty, "reply_url": "/hooks/\(name)/replies/\(messageID)"],

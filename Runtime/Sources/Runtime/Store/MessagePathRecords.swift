@@ -248,18 +248,23 @@ public struct ReplyMeta: Sendable, Equatable {
     public var providerMs: Double
     public var model: String?
     public var code: String?
+    /// The reply targets of the other messages the reply answers (a shared turn), where they differ from the entry's
+    /// own: a channel whose targets name one waiting request (a webhook's synchronous reply) answers them too.
+    public var alsoTargets: [String]
 
-    public init(receivedAtMs: Double, providerMs: Double, model: String?, code: String?) {
+    public init(receivedAtMs: Double, providerMs: Double, model: String?, code: String?, alsoTargets: [String] = []) {
         self.receivedAtMs = receivedAtMs
         self.providerMs = providerMs
         self.model = model
         self.code = code
+        self.alsoTargets = alsoTargets
     }
 
     public var jsonText: String {
         var object: [String: JSONValue] = ["received_at_ms": .number(receivedAtMs), "provider_ms": .number(providerMs)]
         if let model { object["model"] = .string(model) }
         if let code { object["code"] = .string(code) }
+        if !alsoTargets.isEmpty { object["also_targets"] = .array(alsoTargets.map(JSONValue.string)) }
         return JSONValue.object(object).jsonText
     }
 
@@ -270,6 +275,10 @@ public struct ReplyMeta: Sendable, Equatable {
             if case .number(let number)? = value?[key] { return number }
             return 0
         }
-        self.init(receivedAtMs: number("received_at_ms"), providerMs: number("provider_ms"), model: value?["model"]?.stringValue, code: value?["code"]?.stringValue)
+        var also: [String] = []
+        if case .array(let targets)? = value?["also_targets"] { also = targets.compactMap(\.stringValue) }
+        self.init(
+            receivedAtMs: number("received_at_ms"), providerMs: number("provider_ms"), model: value?["model"]?.stringValue, code: value?["code"]?.stringValue,
+            alsoTargets: also)
     }
 }
