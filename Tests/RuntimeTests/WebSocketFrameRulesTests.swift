@@ -11,8 +11,11 @@ import Testing
             + Array(#""}}"#.utf8)
     }
 
+    /// What the gateway keeps of a session: its journal's waiting messages and its transcript (a message is in one
+    /// or the other from its acknowledgement on; read in this order, one that moves between them is not missed).
     static func stored(_ gateway: TestGateway, sessionID: String) async throws -> [String] {
-        try await gateway.state.store.messages(sessionID: sessionID, limit: 50).map(\.content)
+        let waiting = try await gateway.state.store.pendingJournal(sessionID: sessionID).map(\.text)
+        return waiting + (try await gateway.state.store.messages(sessionID: sessionID, limit: 50).map(\.content))
     }
 
     @Test func maskedFramesAreServedAndATextSplitInsideACharacterIsOneValidMessage() async throws {
