@@ -113,10 +113,8 @@ public final class TelegramPlugin: ChannelPlugin {
                 for object in result as? [[String: Any]] ?? [] {
                     let update: TelegramUpdate
                     do {
-                        update = try TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
+                        update = try parse(object, bot: bot, context: context)
                     } catch {
-                        let shown = error.updateID.map(String.init) ?? "?"
-                        context.log(.warning, "telegram update refused", metadata: ["update_id": shown, "reason": error.reason])
                         // Confirmed all the same: Telegram would deliver it again at every poll.
                         guard let id = error.updateID else {
                             unconfirmable = true
@@ -146,6 +144,17 @@ public final class TelegramPlugin: ChannelPlugin {
     /// The `offset` that confirms update `id` and every earlier one.
     static func offset(after id: Int) -> Int { id == .max ? id : id + 1 }
 
+    /// An update as the gateway takes it; a refused one (an id that is not a 64-bit integer) is logged here for both
+    /// ways in (polling confirms it, the webhook answers 400).
+    private func parse(_ object: [String: Any], bot: Bot, context: any PluginContext) throws(TelegramUpdate.Refusal) -> TelegramUpdate {
+        do {
+            return try TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
+        } catch {
+            context.log(.warning, "telegram update refused", metadata: ["update_id": error.updateID.map(String.init) ?? "?", "reason": error.reason])
+            throw error
+        }
+    }
+
     public func webhook(_ request: ChannelWebhookRequest, context: any PluginContext) async -> ChannelWebhookResponse {
         guard request.method == "POST" else { return .json(["error": "POST only"], status: 405) }
         guard let secret = try? context.secret("telegram_webhook_secret"), let given = request.header("X-Telegram-Bot-Api-Secret-Token"),
@@ -162,10 +171,8 @@ public final class TelegramPlugin: ChannelPlugin {
         }
         let update: TelegramUpdate
         do {
-            update = try TelegramUpdate.parse(object, botID: bot.id, botUsername: bot.username)
+            update = try parse(object, bot: bot, context: context)
         } catch {
-            let shown = error.updateID.map(String.init) ?? "?"
-            context.log(.warning, "telegram update refused", metadata: ["update_id": shown, "reason": error.reason])
             return .json(["error": error.description], status: 400)
         }
         if let message = update.message, let inbound = await inbound(message, api: TelegramAPI(baseURL: settings.baseURL, token: token, http: context.http)) {

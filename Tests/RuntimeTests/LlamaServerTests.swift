@@ -239,7 +239,8 @@ final class LlamaServer: @unchecked Sendable {  // Process is not Sendable; it i
     func serverKilledMidStream() async throws {
         let llama = try await LlamaServer.start()
         try await FakeProviderServer.withServer(FakeProvider()) { fake in
-            // 200 tokens stream for seconds here; the end-of-text token is banned so the answer cannot end early.
+            // The answer may run to 2 000 tokens and the end-of-text token is banned, so it cannot end before the kill
+            // (200 tokens once finished between the first streamed text and the kill on a loaded machine).
             let config = """
                 providers:
                   llama:
@@ -250,7 +251,7 @@ final class LlamaServer: @unchecked Sendable {  // Process is not Sendable; it i
                     base_url: \(fake.baseURL)/v1
                 agent:
                   models: [llama/tiny, fake/m1]
-                  max_output_tokens: 200
+                  max_output_tokens: 2000
                 router:
                   backoff_base: 10ms
                 """

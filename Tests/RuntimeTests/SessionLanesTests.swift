@@ -139,14 +139,14 @@ import Testing
         await lanes.enqueue(Self.entry("first", session: "S"), work: work)
         while await lanes.running == 0 { try await Task.sleep(for: .milliseconds(2)) }
         #expect(await lanes.stop(session: "S") == "first")
-        #expect(await lanes.wasStopped("first"))
+        #expect(await lanes.wasStopped(session: "S", turn: "first"))
         await lanes.waitUntilIdle()
         // The next turn of the session is not taken for a stopped one (a shutdown must leave it pending).
         let seen = Mutex<Bool?>(nil)
         await lanes.enqueue(Self.entry("second", session: "S")) { _ in seen.withLock { $0 = false } }
         await lanes.waitUntilIdle()
         #expect(seen.withLock { $0 } == false)
-        #expect(await lanes.wasStopped("second") == false)
-        #expect(await lanes.wasStopped("first") == false, "forgotten with its turn")
+        #expect(await lanes.wasStopped(session: "S", turn: "second") == false)
+        #expect(await lanes.wasStopped(session: "S", turn: "first") == false, "forgotten with its turn")
     }
 }

@@ -28,8 +28,6 @@ public final class Agent: Sendable {
         /// Calls for the client to run (OpenAI API with client tools); empty otherwise.
         public var clientToolCalls: [ToolCall] = []
         public var finishReason = "stop"
-        /// Messages that joined the turn while it ran (`sessions.queue: steer`), oldest first.
-        public var steered: [JournalEntry] = []
         /// Why the model could not answer, for callers that shape their own errors (the OpenAI-compatible API).
         public var failure: ProviderError?
         public var tokens: TokenUsage { usage.reduce(TokenUsage()) { $0 + TokenUsage(input: $1.inputTokens, output: $1.outputTokens) } }
@@ -41,7 +39,6 @@ public final class Agent: Sendable {
         var transcript: [MessageRecord]
         var usage: [UsageRecord] = []
         var providerTime = Duration.zero
-        var steered: [JournalEntry] = []
     }
 
     public static let author = "gateway"
@@ -162,7 +159,6 @@ public final class Agent: Sendable {
                     messages.append(.user(entry.text))
                     progress.transcript.append(Self.userRecord(entry))
                 }
-                progress.steered += joined
             }
             let request = ModelRequest(
                 model: "", messages: messages, tools: definitions, maxTokens: options.maxTokens, stream: true, toolChoice: iteration == 1 ? options.toolChoice : nil,
@@ -183,7 +179,6 @@ public final class Agent: Sendable {
                     kind: .message, text: text, transcript: progress.transcript + [final], usage: progress.usage, providerTime: progress.providerTime,
                     model: outcome.model.description)
                 result.finishReason = reply.finishReason
-                result.steered = progress.steered
                 return result
             }
             messages.append(.assistant(reply.text, toolCalls: reply.toolCalls))
@@ -202,9 +197,7 @@ public final class Agent: Sendable {
         }
         let text = "I stopped after \(config.agent.maxToolIterations) rounds of tool calls (agent.max_tool_iterations) without a final answer."
         let final = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .assistant, author: Self.author, content: text)
-        var result = Outcome(kind: .message, text: text, transcript: progress.transcript + [final], usage: progress.usage, providerTime: progress.providerTime, model: nil)
-        result.steered = progress.steered
-        return result
+        return Outcome(kind: .message, text: text, transcript: progress.transcript + [final], usage: progress.usage, providerTime: progress.providerTime, model: nil)
     }
 
     /// One routed model call with its traces, usage rows and streamed events; the attempts' usage and time are
@@ -215,17 +208,12 @@ public final class Agent: Sendable {
     ) async throws -> ModelRouter.Outcome {
         let traces = self.traces
         let attempts = AttemptLog()
-        do {
-            let outcome = try await router.complete(request, override: override, fallbacks: !onlyOverride, requestID: turn.id) { event in
-                await Self.observe(event, turn: turn, attempts: attempts, traces: traces, emit: emit)
-            }
+        defer {
             progress.usage += attempts.records
             progress.providerTime += attempts.elapsed
-            return outcome
-        } catch {
-            progress.usage += attempts.records
-            progress.providerTime += attempts.elapsed
-            throw error
+        }
+        return try await router.complete(request, override: override, fallbacks: !onlyOverride, requestID: turn.id) { event in
+            await Self.observe(event, turn: turn, attempts: attempts, traces: traces, emit: emit)
         }
     }
 
@@ -362,7 +350,6 @@ public final class Agent: Sendable {
         let record = MessageRecord(messageID: "\(turn.id):a", sessionID: turn.sessionID, role: .system, author: Self.author, content: text)
         var outcome = Outcome(
             kind: .error, text: text, code: code, transcript: progress.transcript + [record], usage: progress.usage, providerTime: progress.providerTime, model: nil)
-        outcome.steered = progress.steered
         outcome.failure = error
         return outcome
     }

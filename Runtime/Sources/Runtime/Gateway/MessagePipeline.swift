@@ -176,11 +176,8 @@ public final class MessagePipeline: Sendable {
             outcome = try await agent.respond(to: entries, steer: steer) { event in
                 streamer?.stream(event, for: turn)
             }
-        } catch is CancellationError {
-            await cut(entries + steered.entries)
-            return
         } catch {
-            if Task.isCancelled {
+            if error is CancellationError || Task.isCancelled {
                 await cut(entries + steered.entries)
                 return
             }
@@ -192,18 +189,18 @@ public final class MessagePipeline: Sendable {
         }
         // An answer that is complete is stored and delivered, even when a shutdown's grace ran out meanwhile; a
         // `/stop` that came first wins (it was answered "Stopped.").
-        if Task.isCancelled, await lanes.wasStopped(turn.id) {
-            await cut(entries + outcome.steered)
+        if Task.isCancelled, await lanes.wasStopped(session: turn.sessionID, turn: turn.id) {
+            await cut(entries + steered.entries)
             return
         }
-        await finish(entries + outcome.steered, outcome: outcome)
+        await finish(entries + steered.entries, outcome: outcome)
     }
 
     /// A turn cancelled before its answer was complete: by `/stop` (its messages are marked cancelled; the `/stop`
     /// answered) or by a shutdown (they stay pending and are answered at the next start).
     private func cut(_ answered: [JournalEntry]) async {
         let turn = answered[0]
-        if await lanes.wasStopped(turn.id) {
+        if await lanes.wasStopped(session: turn.sessionID, turn: turn.id) {
             traces.record(turn.id, "turn.stopped")
             let end = TurnEnd(journalIDs: answered.map(\.id), status: .cancelled, error: "stopped by /stop", transcript: answered.map(Agent.userRecord))
             do {

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// The messages a running turn took from its lane (`sessions.queue: steer`), so a cancelled turn can account for them.
+/// The messages a running turn took from its lane (`sessions.queue: steer`): the turn answers them with its own,
+/// and a cut turn leaves them pending or stopped with it.
 final class SteerLog: Sendable {
     private let taken = Mutex<[JournalEntry]>([])
 

@@ -88,10 +88,11 @@ enum AnthropicWire {
         case .function(let name)?: object["tool_choice"] = .object(["type": .string("tool"), "name": .string(name)])
         case nil: break
         }
-        let sampling = request.sampling
-        if let value = sampling.temperature { object["temperature"] = .number(value) }
-        if let value = sampling.topP { object["top_p"] = .number(value) }
-        if !sampling.stop.isEmpty { object["stop_sequences"] = .array(sampling.stop.map(JSONValue.string)) }
+        // The Messages API has three of them, and names the stop sequences its own way.
+        let sampling = request.sampling.fields
+        for (field, name) in [("temperature", "temperature"), ("top_p", "top_p"), ("stop", "stop_sequences")] {
+            if let value = sampling[field] { object[name] = value }
+        }
         return Array(JSONValue.object(object).jsonText.utf8)
     }
 

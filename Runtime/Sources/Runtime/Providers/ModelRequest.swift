@@ -83,6 +83,18 @@ public struct Sampling: Sendable, Equatable {
         self.frequencyPenalty = frequencyPenalty
         self.passthrough = passthrough
     }
+
+    /// The parameters that are set, under Chat Completions' names (Ollama's `options` use the same ones).
+    var fields: [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        if let temperature { fields["temperature"] = .number(temperature) }
+        if let topP { fields["top_p"] = .number(topP) }
+        if !stop.isEmpty { fields["stop"] = .array(stop.map(JSONValue.string)) }
+        if let seed { fields["seed"] = .number(Double(seed)) }
+        if let presencePenalty { fields["presence_penalty"] = .number(presencePenalty) }
+        if let frequencyPenalty { fields["frequency_penalty"] = .number(frequencyPenalty) }
+        return fields
+    }
 }
 
 /// A complete answer of one model call.

@@ -45,14 +45,8 @@ enum OllamaWire {
             if message.role == .tool, let name = message.toolName { object["tool_name"] = .string(name) }
             return .object(object)
         }
-        var options: [String: JSONValue] = ["num_predict": .number(Double(request.maxTokens))]
-        let sampling = request.sampling
-        if let value = sampling.temperature { options["temperature"] = .number(value) }
-        if let value = sampling.topP { options["top_p"] = .number(value) }
-        if !sampling.stop.isEmpty { options["stop"] = .array(sampling.stop.map(JSONValue.string)) }
-        if let value = sampling.seed { options["seed"] = .number(Double(value)) }
-        if let value = sampling.presencePenalty { options["presence_penalty"] = .number(value) }
-        if let value = sampling.frequencyPenalty { options["frequency_penalty"] = .number(value) }
+        var options = request.sampling.fields
+        options["num_predict"] = .number(Double(request.maxTokens))
         var object = extraBody
         if case .object(let extra)? = extraBody["options"] { options = extra.merging(options) { _, own in own } }
         object["model"] = .string(request.model)

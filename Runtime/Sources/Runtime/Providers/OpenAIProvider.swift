@@ -60,13 +60,7 @@ enum OpenAIWire {
         if request.stream { object["stream_options"] = .object(["include_usage": .bool(true)]) }
         if !request.tools.isEmpty { object["tools"] = tools(request.tools) }
         if let choice = request.effectiveToolChoice(configured: configured) { object["tool_choice"] = toolChoice(choice) }
-        let sampling = request.sampling
-        if let value = sampling.temperature { object["temperature"] = .number(value) }
-        if let value = sampling.topP { object["top_p"] = .number(value) }
-        if !sampling.stop.isEmpty { object["stop"] = .array(sampling.stop.map(JSONValue.string)) }
-        if let value = sampling.seed { object["seed"] = .number(Double(value)) }
-        if let value = sampling.presencePenalty { object["presence_penalty"] = .number(value) }
-        if let value = sampling.frequencyPenalty { object["frequency_penalty"] = .number(value) }
+        object.merge(request.sampling.fields) { _, own in own }
         return Array(JSONValue.object(object).jsonText.utf8)
     }
 

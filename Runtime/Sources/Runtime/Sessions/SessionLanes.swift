@@ -8,7 +8,7 @@ import DequeModule
 /// (`sessions.queue: followup`), or every ordinary message waiting (`collect`); a running turn may also take
 /// the messages that arrive meanwhile (``steer(session:limit:)``, `sessions.queue: steer`).
 ///
-/// The lanes also keep which turns a `/stop` cut (``stop(session:)``, ``wasStopped(_:)``), so a turn's state about
+/// The lanes also keep which turns a `/stop` cut (``stop(session:)``, ``wasStopped(session:turn:)``), so a turn's state about
 /// its own ending lives here with the turn, not in a flag per session that could outlive it.
 actor SessionLanes {
     /// Runs one turn for the messages it answers, oldest first.
@@ -106,9 +106,11 @@ actor SessionLanes {
         return running.ids.first
     }
 
-    /// Whether the running turn named by `turnID` (its first message) was cut by `/stop` rather than by a shutdown.
-    func wasStopped(_ turnID: String) -> Bool {
-        busy.values.contains { $0.ids.first == turnID && $0.stopped }
+    /// Whether the turn running on `session` and named by `turnID` (its first message) was cut by `/stop` rather
+    /// than by a shutdown.
+    func wasStopped(session: String, turn turnID: String) -> Bool {
+        guard let running = busy[session] else { return false }
+        return running.stopped && running.ids.first == turnID
     }
 
     /// Starts no further turn: waiting messages stay queued (and pending in the journal) for the next start.
